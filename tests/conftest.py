@@ -57,3 +57,12 @@ def artifacts() -> Path:
     """Where tests leave screenshots and reports for people to look at."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def library(data_dir: DataDir):
+    """A Library on the fresh data dir (image encoder "auto": none unless weights are present)."""
+    from memory.library import Library
+    lib = Library(data_dir)
+    yield lib
+    lib.close()

@@ -1,0 +1,98 @@
+"""Plain text matching used by the agent: key terms of a question, and how much of a claim a text covers.
+
+Deliberately simple and testable: lower-cased word tokens, a stop list, a light suffix stemmer and a
+fuzzy comparison for OCR misreads (difflib). No model is involved, so a verdict built on it can be
+checked by hand.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+STOP = frozenset("""
+a an the and or but if then than that this these those there here of to in on at by for with from
+into onto about as is are was were be been being am do does did doing done have has had having it its
+i me my we our you your he him his she her they them their what which who whom whose when where why
+how not no yes so too very can could should would will shall may might must just also only some any
+all each every both few more most other such own same s t ok please tell find go goes going went get
+gets got
+""".split())
+# Words that say what kind of answer or which channel is wanted; they rarely occur in the evidence.
+META = frozenset("""
+video clip clips moment moments time times timestamp scene frame frames narrator speaker voice person
+someone somebody mention mentions mentioned mentioning say says said saying talk talks talked talking
+speak speaks spoke spoken tell tells told screen shown show shows showed displayed display appear
+appears appeared written write writes wrote read reads text caption captions sign label word words
+colour color number name named kind type phrase called call calls happen happens happened
+""".split())
+SCREEN_WORDS = frozenset("screen shown show shows displayed display written caption captions sign label".split())
+SPEECH_WORDS = frozenset("narrator speaker voice mention mentions mentioned say says said talk talks talked "
+                         "speak speaks spoke spoken".split())
+
+
+def stem(word: str) -> str:
+    """A light suffix stemmer: enough to match plurals and simple verb forms."""
+    w = word.split("'")[0]
+    for suffix, repl, min_len in (("ies", "y", 5), ("ing", "", 6), ("ed", "", 5), ("es", "", 5), ("s", "", 4)):
+        if w.endswith(suffix) and len(w) >= min_len and not w.endswith("ss"):
+            return w[: len(w) - len(suffix)] + repl
+    return w
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def content_tokens(text: str, drop_meta: bool = False) -> list[str]:
+    """Stemmed tokens without stop words (and without meta words when asked), in order, unique."""
+    seen: list[str] = []
+    for w in words(text):
+        if w in STOP or (drop_meta and w in META):
+            continue
+        s = stem(w)
+        if s and s not in seen:
+            seen.append(s)
+    return seen
+
+
+def key_terms(question: str) -> list[str]:
+    """The words of a question that should appear in the evidence (unstemmed, in order)."""
+    out: list[str] = []
+    for w in words(question):
+        w = w.split("'")[0]
+        if w in STOP or w in META or w in out:
+            continue
+        out.append(w)
+    return out
+
+
+def wants_screen(question: str) -> bool:
+    return any(w in SCREEN_WORDS for w in words(question))
+
+
+def wants_speech(question: str) -> bool:
+    return any(w in SPEECH_WORDS for w in words(question))
+
+
+def _present(token: str, pool: set[str], fuzzy: bool) -> bool:
+    if token in pool:
+        return True
+    if not fuzzy or len(token) < 4:
+        return False
+    return any(abs(len(p) - len(token)) <= 2 and difflib.SequenceMatcher(None, token, p).ratio() >= 0.8
+               for p in pool)
+
+
+def coverage(claim: str, text: str, fuzzy: bool = False) -> float:
+    """Share of the claim's content tokens (meta words dropped) found in the text; 0 if the claim has none."""
+    want = content_tokens(claim, drop_meta=True)
+    if not want:
+        return 0.0
+    pool = set(content_tokens(text))
+    return sum(_present(t, pool, fuzzy) for t in want) / len(want)
+
+
+def quoted(claim: str) -> list[str]:
+    """Phrases the claim puts in quotes: on-screen text it expects to read verbatim."""
+    return [q.strip() for q in re.findall(r"[\"“']([^\"”']{2,80})[\"”']", claim) if q.strip()]

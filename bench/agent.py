@@ -1,0 +1,138 @@
+"""`python -m bench agent [--json]`: the agent on a labelled 10-minute fixture.
+
+Figures, all measured in one run on one indexed video:
+- citation_hit_rate: share of questions whose answer cites a span overlapping the true span;
+- answer_accuracy: share whose answer text holds the expected words;
+- unbacked_citation_share: share of citations whose span no tool result in the session returned (must be 0);
+- median_steps (context events per session), median_decisions (policy calls), median_seconds per question;
+- the baseline, measured on the same questions in the same run: the top search hit for the raw question,
+  with no agent (no planning, no verification), and the agent's ratios against it.
+Indexing time is reported separately and not counted per question. The fixture video and its index are
+cached under --cache (re-used when present).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CACHE = Path(__file__).resolve().parent / "out" / "agent-cache"  # ignored by git
+
+
+def _overlaps(a: float, b: float, x: float, y: float) -> bool:
+    return min(b, y) > max(a, x)
+
+
+def _backed(citation: dict[str, Any], steps: list[dict[str, Any]]) -> bool:
+    """A citation is backed when a tool_result of the session returned exactly its span."""
+    for s in steps:
+        if s["kind"] == "tool_result" and not s.get("error"):
+            for c in s["clips"]:
+                if abs(c["start_s"] - citation["start_s"]) < 1e-3 and abs(c["end_s"] - citation["end_s"]) < 1e-3:
+                    return True
+    return False
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench agent")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--profile", default="lite")
+    ap.add_argument("--short", action="store_true", help="the 56-second fixture and its 8 questions (a smoke run)")
+    ap.add_argument("--limit", type=int, default=0, help="ask only the first N questions")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (default 1: on a shared 2-core machine more threads oversubscribe and "
+                         "run many times slower)")
+    ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="where the fixture and its data dir are kept")
+    a = ap.parse_args(argv)
+    import os
+
+    from memory.datadir import DataDir
+
+    import torch
+
+    torch.set_num_threads(max(1, a.threads))
+    # The bench's own data dir reads the one copy of the offline weights (as the tests do).
+    os.environ.setdefault("CITECLIP_MODELS", str(DataDir.resolve().models_dir))
+    from agent.loop import run
+    from agent.policy import make_policy
+    from agent.session import session_json
+    from memory.library import Library
+    from tests.fixtures.agent_questions import is_right, long_questions, short_questions
+    from tests.fixtures.narrated import make_narrated
+
+    cache = Path(a.cache)
+    truth = make_narrated(cache / "media", long=not a.short)
+    questions = short_questions(truth) if a.short else long_questions(truth)
+    if a.limit:
+        questions = questions[: a.limit]
+    log = (lambda *x: print(*x, file=sys.stderr, flush=True))
+    with Library(cache / ("data-short" if a.short else "data-long")) as lib:
+        t = time.time()
+        info = lib.index_video(truth.path)
+        index_s = time.time() - t
+        vid = info["video_id"]
+        t = time.time()
+        policy = make_policy(a.profile, lib)
+        load_s = time.time() - t
+        rows = []
+        for q in questions:
+            t = time.time()
+            events = list(run(lib, vid, q.question, policy))
+            secs = time.time() - t
+            out = session_json(lib.store, events[0].session_id)
+            cites = out["citations"]
+            hit = any(_overlaps(c["start_s"], c["end_s"], q.start_s, q.end_s) for c in cites)
+            right = is_right(out["answer"] or "", q.expected)
+            base = lib.search(vid, q.question, k=1)
+            rows.append({
+                "question": q.question, "kind": q.kind, "hit": hit, "right": right, "status": events[-1].status,
+                "citations": [[c["start_s"], c["end_s"]] for c in cites], "truth": [q.start_s, q.end_s],
+                "unbacked": sum(not _backed(c, out["steps"]) for c in cites), "n_citations": len(cites),
+                "steps": len(out["steps"]), "decisions": sum(1 for s in out["steps"] if s["kind"] in (
+                    "tool_call", "answer")), "seconds": round(secs, 2), "answer": out["answer"],
+                "baseline_hit": bool(base) and _overlaps(base[0].start_s, base[0].end_s, q.start_s, q.end_s),
+                "baseline_right": bool(base) and is_right(base[0].snippet, q.expected),
+            })
+            log(f"{'HIT ' if hit else 'miss'} {'right' if right else 'wrong'} {secs:5.1f}s {q.question} -> "
+                f"{(out['answer'] or '')[:90]}")
+    n = len(rows)
+    n_cites = sum(r["n_citations"] for r in rows)
+    hit_rate = sum(r["hit"] for r in rows) / n
+    acc = sum(r["right"] for r in rows) / n
+    base_hit = sum(r["baseline_hit"] for r in rows) / n
+    base_acc = sum(r["baseline_right"] for r in rows) / n
+    result = {
+        "fixture": {"path": str(truth.path), "duration_s": truth.duration_s, "questions": n,
+                    "speech_questions": sum(r["kind"] == "speech" for r in rows),
+                    "screen_questions": sum(r["kind"] == "screen" for r in rows)},
+        "profile": a.profile, "policy": getattr(policy, "name", "?"),
+        "status_counts": {k: sum(r["status"] == k for r in rows) for k in ("answered", "unverified", "not_found")},
+        "citation_hit_rate": round(hit_rate, 4),
+        "answer_accuracy": round(acc, 4),
+        "unbacked_citation_share": round(sum(r["unbacked"] for r in rows) / n_cites, 4) if n_cites else 0.0,
+        "median_steps": statistics.median(r["steps"] for r in rows),
+        "median_decisions": statistics.median(r["decisions"] for r in rows),
+        "median_seconds": round(statistics.median(r["seconds"] for r in rows), 2),
+        "max_seconds": round(max(r["seconds"] for r in rows), 2),
+        "baseline": {"what": "top-1 search hit of the raw question, no agent",
+                     "citation_hit_rate": round(base_hit, 4), "answer_accuracy": round(base_acc, 4)},
+        "ratios": {"citation_hit_vs_baseline": round(hit_rate / base_hit, 3) if base_hit else None,
+                   "accuracy_vs_baseline": round(acc / base_acc, 3) if base_acc else None},
+        "torch_threads": torch.get_num_threads(), "index_seconds": round(index_s, 1), "policy_load_seconds": round(load_s, 1),
+        "targets": {"citation_hit_rate": 0.9, "answer_accuracy": 0.8, "unbacked_citation_share": 0.0,
+                    "median_seconds": 20.0},
+        "per_question": rows,
+    }
+    if a.json:
+        print(json.dumps(result))
+    else:
+        print(json.dumps({k: v for k, v in result.items() if k != "per_question"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,229 @@
+"""Hybrid search: channels rank moments of a video, reciprocal rank fusion merges them into clips.
+
+A channel is a function `(library, video_id, query, k, start_s, end_s) -> list[ChannelHit]`,
+best first, registered by name. This module owns the registry, the fusion and the image channel;
+the speech, OCR and full-text channels register themselves from `memory.text_search`.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from memory.types import Clip
+
+if TYPE_CHECKING:
+    from memory.library import Library
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChannelHit:
+    """One moment a channel found, with the channel's own score (higher is better)."""
+
+    start_s: float
+    end_s: float
+    score: float
+    snippet: str = ""                 # the matching text, "" for image hits
+    thumb: str | None = None          # absolute path of a JPEG thumbnail
+    keyframe_s: float | None = None   # the frame that matched, where there is one
+
+
+Searcher = Callable[["Library", int, str, int, "float | None", "float | None"], list[ChannelHit]]
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How channels are fused and hits merged."""
+
+    rrf_k: float = 60.0           # reciprocal rank fusion constant: 1 / (rrf_k + rank)
+    per_channel: int = 4          # each channel is asked for per_channel * k hits (at least min_channel_k)
+    min_channel_k: int = 20       # so that fusion sees enough of each channel's list
+    merge_gap_s: float = 0.5      # hits this close (or overlapping) are one moment
+    max_clip_s: float = 30.0      # merging never grows a clip beyond this span
+    snippet_chars: int = 240      # longest snippet a clip carries
+
+
+_REGISTRY: dict[str, Searcher] = {}
+# Modules that register channels on import; a missing one is simply not there yet.
+_PLUGINS = ("memory.text_search",)
+_plugins_loaded = False
+
+
+def register_channel(name: str, searcher: Searcher) -> None:
+    """Make a channel available to `search()` (re-registering a name replaces it)."""
+    _REGISTRY[name] = searcher
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for mod in _PLUGINS:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+
+
+def channels() -> list[str]:
+    """The names of the registered channels."""
+    _load_plugins()
+    return list(_REGISTRY)
+
+
+@dataclass
+class _Group:
+    start_s: float
+    end_s: float
+    hits: list[tuple[str, int, ChannelHit, float]] = field(default_factory=list)  # channel, rank, hit, rrf
+
+    def fused(self) -> float:
+        # Each channel counts once, with its best rank in the group.
+        best: dict[str, float] = {}
+        for ch, _, _, rrf in self.hits:
+            best[ch] = max(best.get(ch, 0.0), rrf)
+        return float(sum(best.values()))
+
+
+def fuse(ranked: dict[str, list[ChannelHit]], video_id: int, k: int,
+         config: SearchConfig = SearchConfig()) -> list[Clip]:
+    """Fuse ranked channel lists with RRF, merging hits of the same moment into one clip."""
+    scored = [(ch, rank, hit, 1.0 / (config.rrf_k + rank))
+              for ch, hits in ranked.items() for rank, hit in enumerate(hits, start=1)]
+    scored.sort(key=lambda x: -x[3])
+    groups: list[_Group] = []
+    for ch, rank, hit, rrf in scored:
+        target = None
+        for g in groups:
+            near = hit.start_s <= g.end_s + config.merge_gap_s and hit.end_s >= g.start_s - config.merge_gap_s
+            span = max(g.end_s, hit.end_s) - min(g.start_s, hit.start_s)
+            if near and span <= config.max_clip_s:
+                target = g
+                break
+        if target is None:
+            groups.append(_Group(hit.start_s, hit.end_s, [(ch, rank, hit, rrf)]))
+        else:
+            target.start_s = min(target.start_s, hit.start_s)
+            target.end_s = max(target.end_s, hit.end_s)
+            target.hits.append((ch, rank, hit, rrf))
+    groups.sort(key=lambda g: (-g.fused(), g.start_s))
+    return [_clip(g, video_id, config) for g in groups[:k]]
+
+
+def _clip(g: _Group, video_id: int, config: SearchConfig) -> Clip:
+    sources = tuple(dict.fromkeys(ch for ch, *_ in g.hits))
+    snippets: list[str] = []
+    for _, _, hit, _ in g.hits:
+        if hit.snippet and hit.snippet not in snippets:
+            snippets.append(hit.snippet)
+    snippet = " … ".join(snippets)
+    if len(snippet) > config.snippet_chars:
+        snippet = snippet[: config.snippet_chars - 1].rstrip() + "…"
+    # The picture of the clip: the best image hit's frame, else the best hit that has one.
+    pic = next((h for ch, _, h, _ in g.hits if ch == "image" and h.thumb), None) \
+        or next((h for _, _, h, _ in g.hits if h.thumb), None)
+    extra: dict[str, Any] = {"channels": {}}
+    for ch, rank, hit, _ in g.hits:
+        cur = extra["channels"].get(ch)
+        if cur is None or rank < cur["rank"]:
+            extra["channels"][ch] = {"rank": rank, "score": round(float(hit.score), 6)}
+    return Clip(video_id=video_id, start_s=round(g.start_s, 3), end_s=round(g.end_s, 3),
+                score=round(g.fused(), 6), sources=sources, snippet=snippet,
+                thumb=pic.thumb if pic else None, keyframe_s=pic.keyframe_s if pic else None, extra=extra)
+
+
+def search(library: "Library", video_id: int, query: str, k: int = 5, start_s: float | None = None,
+           end_s: float | None = None, channels: Sequence[str] | None = None,
+           config: SearchConfig = SearchConfig()) -> list[Clip]:
+    """Rank moments of one video for a text query across channels; the top k merged clips."""
+    query = (query or "").strip()
+    if not query:
+        raise ValueError("the query is empty")
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    _load_plugins()
+    names = list(_REGISTRY) if channels is None else list(channels)
+    unknown = [n for n in names if n not in _REGISTRY]
+    if unknown:
+        raise ValueError(f"unknown search channel(s): {', '.join(unknown)} (known: {', '.join(_REGISTRY)})")
+    want = max(config.min_channel_k, config.per_channel * k)
+    ranked: dict[str, list[ChannelHit]] = {}
+    for name in names:
+        hits = _REGISTRY[name](library, video_id, query, want, start_s, end_s)
+        hits = [h for h in hits if _in_range(h, start_s, end_s)]
+        if hits:
+            ranked[name] = hits
+    clips = fuse(ranked, video_id, k, config)
+    return [_with_shot_thumb(library, c) for c in clips]
+
+
+def _in_range(hit: ChannelHit, start_s: float | None, end_s: float | None) -> bool:
+    if start_s is not None and hit.end_s < start_s:
+        return False
+    if end_s is not None and hit.start_s > end_s:
+        return False
+    return True
+
+
+def _with_shot_thumb(library: "Library", clip: Clip) -> Clip:
+    """A text-only clip borrows the thumbnail of the shot it falls in."""
+    if clip.thumb:
+        return clip
+    mid = (clip.start_s + clip.end_s) / 2
+    rows = list(library.store.db.query(
+        "SELECT keyframe_s, thumb FROM shots WHERE video_id = ? AND start_s <= ? ORDER BY start_s DESC LIMIT 1",
+        [clip.video_id, mid]))
+    if not rows or not rows[0]["thumb"]:
+        return clip
+    return replace(clip, thumb=str(library.data.root / rows[0]["thumb"]),
+                   keyframe_s=clip.keyframe_s if clip.keyframe_s is not None else rows[0]["keyframe_s"])
+
+
+# -- the image channel ------------------------------------------------------------------------------
+
+def image_channel(library: "Library", video_id: int, query: str, k: int,
+                  start_s: float | None, end_s: float | None) -> list[ChannelHit]:
+    """Shots whose keyframes' image vectors are nearest to the query's text vector."""
+    enc = library.image_encoder()
+    if enc is None:
+        return []
+    sql = ("SELECT v.id FROM vectors v JOIN frames f ON f.id = v.ref_id JOIN shots s ON s.id = f.shot_id "
+           "WHERE v.kind = 'image' AND v.model_id = ? AND v.video_id = ?")
+    args: list[Any] = [enc.model_id, video_id]
+    if start_s is not None:
+        sql, args = sql + " AND s.end_s >= ?", args + [start_s]
+    if end_s is not None:
+        sql, args = sql + " AND s.start_s <= ?", args + [end_s]
+    allowed = np.array([r[0] for r in library.store.db.execute(sql, args).fetchall()], dtype=np.int64)
+    if allowed.size == 0:
+        return []
+    q = enc.encode_texts([query])  # [1, dim], L2-normalised
+    scores, ids = library.index.search("image", enc.model_id, q, min(len(allowed), k * 3), allowed)
+    hits: list[ChannelHit] = []
+    seen_shots: set[int] = set()
+    for vid, score in zip(ids[0].tolist(), scores[0].tolist()):
+        if vid < 0:
+            continue
+        row = next(library.store.db.query(
+            "SELECT s.id AS shot_id, s.start_s, s.end_s, f.t_s, f.thumb FROM vectors v "
+            "JOIN frames f ON f.id = v.ref_id JOIN shots s ON s.id = f.shot_id WHERE v.id = ?", [vid]), None)
+        if row is None or row["shot_id"] in seen_shots:
+            continue  # one hit per shot: its best frame
+        seen_shots.add(row["shot_id"])
+        hits.append(ChannelHit(start_s=row["start_s"], end_s=row["end_s"], score=float(score),
+                               thumb=str(library.data.root / row["thumb"]) if row["thumb"] else None,
+                               keyframe_s=row["t_s"]))
+        if len(hits) >= k:
+            break
+    return hits
+
+
+register_channel("image", image_channel)

@@ -1,0 +1,243 @@
+"""`python -m model bench --json` (also `python -m bench m2la --json`): M2LA on SmolLM2-135M-Instruct, real weights.
+
+One run measures, against the source model measured in the same run:
+- KV-cache bytes per token (2-byte values, all layers) of the source GQA and of M2LA at each setting;
+- perplexity on held-out text (model.corpus) of the source, of each one-shot conversion
+  (activation-aware), of the weight-SVD baseline at the default setting, and of the default after heal;
+- decode tokens/s at 1K/4K/8K tokens of context: transformers' GQA with its own DynamicCache against
+  our absorbed decode over the LatentKVCache. The caches are filled with synthetic values of the
+  right shape (a decode step's time does not depend on the values, and this spares an 8K prefill per
+  model on a CPU); the same model weights and thread count are used for both.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from model.load import LITE
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What one bench run measures and how much of it."""
+
+    settings: tuple[tuple[int, int], ...] = ((64, 32), (80, 16), (96, 32), (160, 32), (224, 32))  # (kv_rank, rope_dim)
+    default: tuple[int, int] = (LITE.kv_rank, LITE.rope_dim)  # the setting the summary speaks for
+    eval_windows: int = 16  # held-out windows for perplexity
+    eval_seq: int = 512  # tokens per held-out window
+    calib_windows: int = 16  # calibration windows (activation statistics)
+    calib_seq: int = 512  # tokens per calibration window
+    heal_minutes: float = 30.0  # heal budget for the default setting (0: skip)
+    heal_seq: int = 256  # heal window length
+    contexts: tuple[int, ...] = (1024, 4096, 8192)  # decode context lengths
+    decode_steps: int = 16  # timed decode steps per context
+    warmup_steps: int = 2  # untimed decode steps first
+    threads: int | None = None  # torch CPU threads (None: torch's default)
+
+
+QUICK = BenchConfig(settings=((64, 32), (96, 32)), eval_windows=4, calib_windows=8, heal_minutes=2.0,
+                    contexts=(1024, 8192), decode_steps=8, warmup_steps=1)
+
+VALUE_BYTES = 2  # bf16/fp16 cache values: the deployment dtype (the ratios do not depend on it)
+
+
+def _log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def source_kv_bytes(cfg: Any) -> int:
+    """GQA cache bytes per token: layers x 2 (K and V) x kv_heads x head_dim x value bytes."""
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    return cfg.num_hidden_layers * 2 * cfg.num_key_value_heads * head_dim * VALUE_BYTES
+
+
+def m2la_kv_bytes(layers: int, kv_rank: int, rope_dim: int) -> int:
+    """M2LA cache bytes per token: layers x (r + d_rope) x value bytes."""
+    return layers * (kv_rank + rope_dim) * VALUE_BYTES
+
+
+@torch.inference_mode()
+def hf_decode_tps(model: Any, context: int, steps: int, warmup: int) -> float:
+    """transformers' decode tokens/s with a DynamicCache holding `context` synthetic tokens."""
+    from transformers import DynamicCache
+
+    cfg = model.config
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    cache = DynamicCache(config=cfg)
+    g = torch.Generator().manual_seed(0)
+    for layer in range(cfg.num_hidden_layers):
+        k = torch.randn(1, cfg.num_key_value_heads, context, head_dim, generator=g)
+        cache.update(k, torch.randn_like(k), layer)
+    tok = torch.tensor([[42]])
+    t0 = 0.0
+    for i in range(warmup + steps):
+        if i == warmup:
+            t0 = time.perf_counter()
+        pos = torch.tensor([[context + i]])
+        out = model(input_ids=tok, past_key_values=cache, position_ids=pos, use_cache=True)
+        tok = out.logits[:, -1:].argmax(-1)
+    return steps / (time.perf_counter() - t0)
+
+
+@torch.inference_mode()
+def m2la_decode_tps(model: Any, context: int, steps: int, warmup: int) -> float:
+    """Our absorbed decode tokens/s over a LatentKVCache holding `context` synthetic tokens."""
+    from model.cache import LatentKVCache
+    from model.generate import decode_one
+
+    cache = LatentKVCache.for_model(model, max_len=context + warmup + steps)
+    g = torch.Generator().manual_seed(0)
+    for layer, w in enumerate(cache.widths):
+        cache.update(layer, torch.randn(1, context, w, generator=g))
+    tok = torch.tensor([[42]])
+    t0 = 0.0
+    for i in range(warmup + steps):
+        if i == warmup:
+            t0 = time.perf_counter()
+        logits = decode_one(model, tok, cache, torch.tensor([[context + i]]))
+        tok = logits.argmax(-1, keepdim=True)
+    return steps / (time.perf_counter() - t0)
+
+
+def run(config: BenchConfig) -> dict:
+    """Measure everything once; returns the JSON-able result."""
+    from model.convert import attention_input_moments, convert_model
+    from model.corpus import token_windows
+    from model.heal import HealConfig, heal
+    from model.load import load_gguf_source, smollm2_gguf
+    from model.ppl import perplexity
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    t_start = time.perf_counter()
+    source, tok = load_gguf_source(smollm2_gguf())
+    held = token_windows(tok, "heldout", config.eval_seq, config.eval_windows)
+    calib = token_windows(tok, "calib", config.calib_seq, config.calib_windows)
+    layers = source.config.num_hidden_layers
+    src_bytes = source_kv_bytes(source.config)
+    _log("source perplexity")
+    ppl_src = perplexity(source, held)
+    _log(f"source ppl {ppl_src:.3f}; calibration statistics")
+    moments = attention_input_moments(source, calib)
+    settings = list(dict.fromkeys([*config.settings, config.default]))
+    rows, models = [], {}
+    for r, d in settings:
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            m = convert_model(source, r, d, moments=moments, method="activation")
+        conv_s = time.perf_counter() - t0
+        ppl = perplexity(m, held)
+        rows.append({"kv_rank": r, "rope_dim": d, "kv_bytes_per_token": m2la_kv_bytes(layers, r, d),
+                     "kv_compression": src_bytes / m2la_kv_bytes(layers, r, d), "method": "activation",
+                     "ppl": ppl, "ppl_ratio": ppl / ppl_src, "convert_s": round(conv_s, 1)})
+        _log(f"r={r} d={d}: ppl {ppl:.3f}")
+        if (r, d) == config.default:
+            models["default"] = m
+    r, d = config.default
+    with torch.no_grad():
+        svd = convert_model(source, r, d, method="weight_svd")
+    ppl_svd = perplexity(svd, held)
+    del svd
+    rows.append({"kv_rank": r, "rope_dim": d, "kv_bytes_per_token": m2la_kv_bytes(layers, r, d),
+                 "kv_compression": src_bytes / m2la_kv_bytes(layers, r, d), "method": "weight_svd",
+                 "ppl": ppl_svd, "ppl_ratio": ppl_svd / ppl_src})
+    _log(f"weight-SVD baseline r={r} d={d}: ppl {ppl_svd:.3f}")
+    default = models["default"]
+    ppl_one_shot = next(x["ppl"] for x in rows if (x["kv_rank"], x["rope_dim"]) == config.default
+                        and x["method"] == "activation")
+
+    heal_info: dict[str, Any] = {"minutes": 0.0}
+    ppl_healed = None
+    if config.heal_minutes > 0:
+        _log(f"heal {config.heal_minutes} min")
+        train = token_windows(tok, "calib", config.heal_seq)
+        rep = heal(default, source, train, HealConfig(minutes=config.heal_minutes, seq_len=config.heal_seq), _log)
+        ppl_healed = perplexity(default, held)
+        heal_info = {"minutes": rep.seconds / 60, "steps": rep.steps, "kl_first": rep.kl_first,
+                     "kl_last": rep.kl_last, "ppl": ppl_healed, "ppl_ratio": ppl_healed / ppl_src}
+        _log(f"healed ppl {ppl_healed:.3f}")
+
+    decode = []
+    for ctx in config.contexts:
+        hf = hf_decode_tps(source, ctx, config.decode_steps, config.warmup_steps)
+        ours = m2la_decode_tps(default, ctx, config.decode_steps, config.warmup_steps)
+        decode.append({"context": ctx, "transformers_gqa_tps": hf, "m2la_absorbed_tps": ours, "speedup": ours / hf})
+        _log(f"decode @{ctx}: transformers {hf:.2f} tok/s, m2la {ours:.2f} tok/s")
+    at8k = next((x["speedup"] for x in decode if x["context"] == 8192), None)
+    default_bytes = m2la_kv_bytes(layers, *config.default)
+    return {
+        "model": "SmolLM2-135M-Instruct (GGUF Q4_1, dequantised to fp32)",
+        "device": "cpu", "threads": torch.get_num_threads(), "platform": platform.platform(),
+        "config": {k: getattr(config, k) for k in config.__dataclass_fields__},
+        "corpus": {"heldout_tokens": int(held.numel()), "calib_tokens": int(calib.numel())},
+        "source": {"kv_bytes_per_token": src_bytes, "ppl": ppl_src},
+        "conversions": rows,
+        "heal": heal_info,
+        "decode": decode,
+        "summary": {
+            "kv_compression": src_bytes / default_bytes,
+            "ppl_ratio_one_shot": ppl_one_shot / ppl_src,
+            "ppl_ratio_svd_baseline": ppl_svd / ppl_src,
+            "ppl_ratio_healed": None if ppl_healed is None else ppl_healed / ppl_src,
+            "heal_minutes": heal_info["minutes"],
+            "decode_speedup_8k": at8k,
+        },
+        "seconds": time.perf_counter() - t_start,
+    }
+
+
+def _pair(s: str) -> tuple[int, int]:
+    try:
+        r, d = s.split(",")
+        return int(r), int(d)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected R,D (e.g. 96,32), got {s!r}") from None
+
+
+def main(argv: list[str]) -> int:
+    """Run the benchmark and print one JSON object (with --json) or a short table."""
+    p = argparse.ArgumentParser(prog="python -m model bench", description=__doc__.splitlines()[0])
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--quick", action="store_true", help="reduced run for CI: 2 settings, 4 windows, 2-min heal")
+    p.add_argument("--settings", type=_pair, nargs="+", help="(kv_rank,rope_dim) pairs, e.g. 64,32 96,32")
+    p.add_argument("--default", type=_pair, help="the setting the summary reports (default: the lite profile's)")
+    p.add_argument("--heal-minutes", type=float, help="heal budget (0 skips the heal)")
+    p.add_argument("--eval-windows", type=int, help="held-out windows of 512 tokens")
+    p.add_argument("--contexts", type=int, nargs="+", help="decode context lengths")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    args = p.parse_args(argv)
+    base = QUICK if args.quick else BenchConfig()
+    over = {k: v for k, v in {"settings": tuple(args.settings) if args.settings else None,
+                              "default": args.default, "heal_minutes": args.heal_minutes,
+                              "eval_windows": args.eval_windows,
+                              "contexts": tuple(args.contexts) if args.contexts else None,
+                              "threads": args.threads}.items() if v is not None}
+    config = BenchConfig(**{**{k: getattr(base, k) for k in base.__dataclass_fields__}, **over})
+    try:
+        result = run(config)
+    except (OSError, ValueError) as e:
+        print(f"bench: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"source ppl {result['source']['ppl']:.3f}, {result['source']['kv_bytes_per_token']} KV bytes/token")
+        for row in result["conversions"]:
+            print(f"  r={row['kv_rank']:<4} d={row['rope_dim']:<3} {row['method']:<10} "
+                  f"{row['kv_compression']:.2f}x  ppl {row['ppl']:.3f} ({row['ppl_ratio']:.2f}x)")
+        for row in result["decode"]:
+            print(f"  decode @{row['context']}: {row['transformers_gqa_tps']:.2f} vs {row['m2la_absorbed_tps']:.2f} "
+                  f"tok/s ({row['speedup']:.2f}x)")
+        print(json.dumps(result["summary"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,176 @@
+"""Loading the policy model: SmolLM2 from its offline GGUF, converted once to M2LA and cached, optionally nf4.
+
+The lite profile's model is SmolLM2-135M-Instruct. The first load reads the GGUF with transformers
+(`gguf_file=`), converts it to M2LA with model.convert at the default (kv_rank, rope_dim), calibrated on
+model.corpus's calibration text, and writes the result (weights + tokenizer) to
+`<models_dir>/converted/<name>-r<R>-d<D>/`; every later load reads that folder and never the GGUF.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from model.assets import ASSETS, default_models_dir, resolve
+
+if TYPE_CHECKING:
+    from model.chat import ChatModel
+    from model.lm import M2LAForCausalLM
+
+LITE_MODEL = "smollm2-135m-instruct"
+
+
+@dataclass(frozen=True)
+class LiteDefaults:
+    """The lite profile's conversion setting, picked by `python -m model bench` (see the report/README)."""
+
+    kv_rank: int = 96  # latent width r: (96 + 32) x 30 layers = 3x smaller cache than GQA's 384 x 30
+    rope_dim: int = 32  # width of the one shared RoPE key (16 of SmolLM2's 32 frequency pairs kept)
+    calib_windows: int = 16  # calibration windows for the activation-aware factorisation
+    calib_seq: int = 512  # tokens per calibration window
+
+
+LITE = LiteDefaults()
+
+# Below this many weights a linear stays in high precision: 4-bit saves nothing there and costs accuracy.
+NF4_MIN_PARAMS = 1 << 16
+# Never quantised: the embeddings/lm_head (tied in SmolLM2), and kv_b_proj, whose weight the absorbed
+# decode path reads directly as a matrix (and which is small: r x heads*(d_nope+d_v)).
+NF4_SKIP = ("embed_tokens", "lm_head", "kv_b_proj")
+
+
+def smollm2_gguf(models_dir: str | os.PathLike | None = None) -> Path:
+    """The SmolLM2-135M-Instruct GGUF file (offline mirror or explicit path; raises AssetError if absent)."""
+    return resolve(LITE_MODEL, models_dir) / ASSETS[LITE_MODEL].main_file
+
+
+def attn_implementation() -> str:
+    """"flash_attention_2" where flash-attn is installed and CUDA is present, else "sdpa"."""
+    if torch.cuda.is_available():
+        try:
+            import flash_attn  # noqa: F401
+            return "flash_attention_2"
+        except ImportError:
+            pass
+    return "sdpa"
+
+
+def load_gguf_source(gguf: Path, dtype: torch.dtype = torch.float32) -> tuple[nn.Module, Any]:
+    """The source (GQA) model and tokenizer from a GGUF file, dequantised to `dtype`."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, dtype=dtype, attn_implementation="sdpa"
+    )
+    return model.eval(), tok
+
+
+def converted_dir(models_dir: str | os.PathLike | None, name: str, kv_rank: int, rope_dim: int) -> Path:
+    """Where the converted copy of `name` at one setting is cached."""
+    root = Path(models_dir) if models_dir else default_models_dir()
+    return root / "converted" / f"{name}-r{kv_rank}-d{rope_dim}"
+
+
+def calibration_ids(tokenizer: Any, windows: int = LITE.calib_windows, seq: int = LITE.calib_seq) -> torch.Tensor:
+    """Calibration token windows [N, seq] from the project's calibration corpus."""
+    from model.corpus import token_windows
+
+    return token_windows(tokenizer, "calib", seq, windows)
+
+
+def convert_lite(kv_rank: int = LITE.kv_rank, rope_dim: int = LITE.rope_dim,
+                 models_dir: str | os.PathLike | None = None, method: str = "activation") -> Path:
+    """Convert SmolLM2 to M2LA once and cache it; returns the folder (reused when already there)."""
+    out = converted_dir(models_dir, LITE_MODEL + ("" if method == "activation" else f"-{method}"),
+                        kv_rank, rope_dim)
+    if (out / "m2la_config.json").is_file():
+        return out
+    from model.convert import convert_model
+
+    source, tok = load_gguf_source(smollm2_gguf(models_dir))
+    calib = calibration_ids(tok) if method == "activation" else None
+    with torch.no_grad():
+        m2la = convert_model(source, kv_rank, rope_dim, calib_input_ids=calib, method=method)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # write to a sibling temp folder and rename: a crash never leaves a half-written cache behind
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
+    try:
+        m2la.save_pretrained(tmp)
+        tok.save_pretrained(str(tmp))
+        tmp.rename(out)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (out / "m2la_config.json").is_file():  # not a lost race with another process
+            raise
+    return out
+
+
+def quantize_nf4(model: nn.Module, compute_dtype: torch.dtype = torch.float32,
+                 skip: tuple[str, ...] = NF4_SKIP, min_params: int = NF4_MIN_PARAMS) -> int:
+    """Replace large nn.Linear layers with bitsandbytes nf4 Linear4bit in place; returns how many.
+
+    bitsandbytes 0.50 quantises and runs 4-bit matmuls on CPU as well as CUDA: the weights are
+    quantised when the Params4bit moves to its device.
+    """
+    import bitsandbytes as bnb
+
+    device = next(model.parameters()).device
+    replaced = 0
+    for name, module in list(model.named_modules()):
+        for child_name, child in list(module.named_children()):
+            full = f"{name}.{child_name}" if name else child_name
+            if not isinstance(child, nn.Linear) or any(s in full for s in skip):
+                continue
+            if child.weight.numel() < min_params:
+                continue
+            q = bnb.nn.Linear4bit(child.in_features, child.out_features, bias=child.bias is not None,
+                                  compute_dtype=compute_dtype, quant_type="nf4", device="meta")
+            q.weight = bnb.nn.Params4bit(child.weight.data.to("cpu").contiguous(), requires_grad=False,
+                                         quant_type="nf4")
+            if child.bias is not None:
+                q.bias = nn.Parameter(child.bias.data.clone(), requires_grad=False)
+            setattr(module, child_name, q.to(device))
+            replaced += 1
+    return replaced
+
+
+def load_m2la(directory: str | os.PathLike, quantize: str | None = None,
+              device: str | torch.device | None = None) -> tuple["M2LAForCausalLM", Any]:
+    """A converted model folder (weights + tokenizer) on `device`, optionally nf4-quantised."""
+    from transformers import AutoTokenizer
+
+    from model.lm import M2LAForCausalLM
+
+    if quantize not in (None, "nf4"):
+        raise ValueError(f"unknown quantisation {quantize!r} (none or nf4)")
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
+    model = M2LAForCausalLM.from_pretrained(directory, dtype=dtype, device="cpu")
+    tok = AutoTokenizer.from_pretrained(str(directory))
+    if quantize == "nf4":
+        quantize_nf4(model, compute_dtype=dtype)
+    return model.to(dev).eval(), tok
+
+
+def load_chat_model(profile: str = "lite", models_dir: str | os.PathLike | None = None,
+                    quantize: str | None = None, device: str | torch.device | None = None,
+                    kv_rank: int = LITE.kv_rank, rope_dim: int = LITE.rope_dim) -> "ChatModel":
+    """The policy model for a profile, ready to chat; converts and caches on first use."""
+    from model.chat import ChatModel
+
+    if profile not in ("lite", "full"):
+        raise ValueError(f"unknown profile {profile!r} (lite|full)")
+    if profile == "full":
+        raise ValueError("profile 'full' needs a converted vision-language model, and none is available "
+                         "offline here; use --profile lite")
+    folder = convert_lite(kv_rank, rope_dim, models_dir)
+    model, tok = load_m2la(folder, quantize=quantize, device=device)
+    model_id = f"{LITE_MODEL}-m2la-r{kv_rank}-d{rope_dim}" + ("-nf4" if quantize else "")
+    return ChatModel(model=model, tokenizer=tok, model_id=model_id)

@@ -1,0 +1,152 @@
+"""GQA -> M2LA conversion: the exact rewrite, RoPE-pair selection, low-rank factorisation, save/reload, CLI."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.cache import LatentKVCache
+from model.convert import attention_input_moments, convert_model, main
+from model.lm import M2LAForCausalLM
+from tests.fixtures.tiny_lm import VOCAB, mrope_positions, tiny_llama, tiny_qwen2, tiny_qwen2_vl
+
+TOL = 1e-4
+
+
+def _ids(n: int = 2, t: int = 24, seed: int = 0) -> torch.Tensor:
+    return torch.randint(3, VOCAB, (n, t), generator=torch.Generator().manual_seed(seed))
+
+
+def _zipf_ids(n: int, t: int, seed: int) -> torch.Tensor:
+    """Token ids with a skewed (Zipf-like) distribution, like real text: activations are anisotropic."""
+    probs = 1.0 / torch.arange(1, VOCAB + 1).float() ** 1.2
+    return torch.multinomial(probs, n * t, replacement=True, generator=torch.Generator().manual_seed(seed)).view(n, t)
+
+
+@pytest.mark.parametrize("build", [lambda: tiny_llama(), lambda: tiny_llama(seed=1, tie=True, attention_bias=True),
+                                   lambda: tiny_qwen2()], ids=["llama", "llama-tied-bias", "qwen2"])
+def test_exact_rewrite_reproduces_source_logits(build) -> None:
+    src = build()
+    ids = _ids()
+    with torch.no_grad():
+        ref = src(ids).logits
+        m = convert_model(src)
+        for mode in ("naive", "absorbed"):
+            assert (m(ids, mode=mode) - ref).abs().max().item() <= TOL
+    a = m.config.attn[0]
+    # exact mode: every KV head's RoPE dims are in the shared key; the latent is the values
+    assert a.d_rope == 2 * 16 and a.d_nope == 0 and a.kv_rank == 2 * 16
+    assert ref.std() > 0.3  # the logits are far from constant, so the parity above means something
+
+
+def test_exact_rewrite_qwen2_vl_text_with_mrope() -> None:
+    src = tiny_qwen2_vl()
+    ids = _ids(1, 20)
+    pos = mrope_positions(20)
+    with torch.no_grad():
+        ref = src(input_ids=ids, position_ids=pos).logits
+        m = convert_model(src)
+        assert m.uses_mrope and m.config.attn[0].mrope_section == (2, 3, 3)
+        for mode in ("naive", "absorbed"):
+            assert (m(ids, pos, mode=mode) - ref).abs().max().item() <= TOL
+        # the MRoPE sections really matter here: plain text positions give different logits
+        assert (m(ids, torch.arange(20)[None]) - ref).abs().max().item() > 1e-2
+
+
+def test_lossy_conversion_runs_and_paths_agree() -> None:
+    src = tiny_qwen2()
+    calib = _zipf_ids(8, 32, 1)
+    with torch.no_grad():
+        m = convert_model(src, kv_rank=24, rope_dim=8, calib_input_ids=calib)
+        ids = _ids(1, 16)
+        naive, absorbed = m(ids), m(ids, mode="absorbed")
+    assert (naive - absorbed).abs().max() < 1e-4
+    cache = LatentKVCache.for_model(m)
+    assert cache.bytes_per_token() == 2 * (24 + 8) * 4  # vs the source's 2 layers x 2 x 2 heads x 16 x 4
+    assert all(a.d_rope == 8 and a.d_nope > 0 and len(a.rope_inv_freq) == 4 for a in m.config.attn)
+
+
+def test_mrope_selection_keeps_every_section() -> None:
+    src = tiny_qwen2_vl()
+    with torch.no_grad():
+        m = convert_model(src, kv_rank=24, rope_dim=8, calib_input_ids=_zipf_ids(4, 32, 3))
+    for a in m.config.attn:
+        assert set(a.pair_sections().tolist()) == {0, 1, 2}
+    with pytest.raises(ValueError, match="MRoPE"):
+        convert_model(src, kv_rank=24, rope_dim=4)
+
+
+def test_full_rank_rorope_is_exact_and_fewer_pairs_are_not() -> None:
+    """All pairs kept through the RoRoPE rotation path is exact; dropping pairs changes the function."""
+    src = tiny_llama()
+    ids = _ids()
+    moments = attention_input_moments(src, _zipf_ids(4, 32, 4))
+    with torch.no_grad():
+        ref = src(ids).logits
+        rotated = convert_model(src, rope_dim=32, moments=moments)  # RoRoPE mix, every pair kept
+        assert (rotated(ids) - ref).abs().max().item() <= TOL
+        u_is_mixed = rotated.state_dict()["layers.0.self_attn.kv_a_proj.weight"][32:]
+        assert not torch.allclose(u_is_mixed, src.model.layers[0].self_attn.k_proj.weight)
+        lossy = convert_model(src, rope_dim=16, moments=moments)  # full kv rank, half the RoPE pairs
+        assert lossy.config.attn[0].d_nope > 0
+        assert (lossy(ids) - ref).abs().max() > 1e-3
+
+
+def test_activation_aware_beats_weight_svd_on_calibration_like_data() -> None:
+    src = tiny_llama()
+    moments = attention_input_moments(src, _zipf_ids(16, 32, 1))
+    held_out = _zipf_ids(4, 32, 2)  # same distribution, other samples
+    with torch.no_grad():
+        ref = src(held_out).logits
+        err = {}
+        for method in ("activation", "weight_svd"):
+            m = convert_model(src, kv_rank=24, rope_dim=16, moments=moments, method=method)
+            err[method] = ((m(held_out) - ref) ** 2).mean().item()
+    assert err["activation"] < 0.9 * err["weight_svd"], err
+
+
+def test_save_and_reload_without_source(tmp_path: Path) -> None:
+    src = tiny_qwen2_vl()
+    with torch.no_grad():
+        m = convert_model(src, kv_rank=20, rope_dim=8, calib_input_ids=_zipf_ids(4, 32, 5))
+    m.save_pretrained(tmp_path / "conv")
+    del src
+    again = M2LAForCausalLM.from_pretrained(tmp_path / "conv")
+    ids, pos = _ids(1, 12), mrope_positions(12)
+    with torch.no_grad():
+        assert torch.equal(m(ids, pos), again(ids, pos))
+    assert again.config == m.config
+
+
+def test_tied_embeddings_survive_save(tmp_path: Path) -> None:
+    with torch.no_grad():
+        m = convert_model(tiny_llama(tie=True))
+    m.save_pretrained(tmp_path)
+    again = M2LAForCausalLM.from_pretrained(tmp_path)
+    assert again.lm_head.weight is again.embed_tokens.weight
+    with torch.no_grad():
+        assert torch.equal(m(_ids()), again(_ids()))
+
+
+def test_cli_converts_a_local_hf_directory(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    src = tiny_llama()
+    src.save_pretrained(tmp_path / "src")
+    rc = main([str(tmp_path / "src"), "--kv-rank", "24", "--rope-dim", "16", "--out", str(tmp_path / "out"), "--json"])
+    assert rc == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["kv_rank"] == 24 and info["rope_dim"] == 16 and info["cache_values_per_token_per_layer"] == 40
+    m = M2LAForCausalLM.from_pretrained(tmp_path / "out")
+    with torch.no_grad():
+        direct = convert_model(src, kv_rank=24, rope_dim=16)
+        assert (m(_ids()) - direct(_ids())).abs().max() < 1e-5
+
+
+def test_cli_rejects_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main([str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("convert:") and "\n" not in err
+    tiny_llama().save_pretrained(tmp_path / "src")
+    assert main([str(tmp_path / "src"), "--kv-rank", "999", "--out", str(tmp_path / "o")]) == 1
+    assert "kv-rank" in capsys.readouterr().err

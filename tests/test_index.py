@@ -1,0 +1,92 @@
+"""FAISS as a cache of SQLite: ids, manifest, rebuilds after deletion, truncation or disagreement."""
+from __future__ import annotations
+
+import json
+import time
+
+import faiss
+import numpy as np
+import pytest
+
+from memory.index import VectorIndex, file_name, ids_checksum
+from memory.store import Store
+
+
+def _add(store: Store, n: int, dim: int = 8, model: str = "m1", seed: int = 0, kind: str = "image") -> tuple[list[int], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    vid = store.add_video(f"{seed:064x}{kind}{model}"[:64], "v", "/x", 1).id
+    vecs = rng.normal(size=(n, dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    with store.atomic():
+        ids = store.add_vectors(vid, kind, model, list(range(n)), vecs)
+    return ids, vecs
+
+
+def test_ids_are_sqlite_row_ids_and_identical_vectors_rank_first(data_dir, fresh_db: Store) -> None:
+    ids, vecs = _add(fresh_db, 50)
+    vi = VectorIndex(data_dir, fresh_db)
+    index = vi.ensure("image", "m1")
+    assert isinstance(index, faiss.IndexIDMap2)
+    assert sorted(faiss.vector_to_array(index.id_map).tolist()) == ids
+    scores, got = vi.search("image", "m1", vecs[[3, 17]], k=5)
+    assert got[:, 0].tolist() == [ids[3], ids[17]]
+    assert scores[:, 0] == pytest.approx([1.0, 1.0], abs=1e-5)
+    m = json.loads((data_dir.index_dir / "manifest.json").read_text())["files"][file_name("image", "m1")]
+    assert m == {"kind": "image", "model_id": "m1", "dim": 8, "count": 50, "ids_sha256": ids_checksum(np.array(ids))}
+
+
+def test_allowed_ids_restrict_the_search(data_dir, fresh_db: Store) -> None:
+    ids, vecs = _add(fresh_db, 20)
+    vi = VectorIndex(data_dir, fresh_db)
+    _, got = vi.search("image", "m1", vecs[0], k=3, allowed_ids=np.array(ids[10:13]))
+    assert set(got[0].tolist()) == set(ids[10:13])
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate", "garbage", "manifest"])
+def test_damaged_file_is_rebuilt_with_same_results(data_dir, fresh_db: Store, damage: str) -> None:
+    ids, vecs = _add(fresh_db, 40)
+    vi = VectorIndex(data_dir, fresh_db)
+    before = vi.search("image", "m1", vecs[:5], k=7)
+    path = data_dir.index_dir / file_name("image", "m1")
+    if damage == "delete":
+        path.unlink()
+    elif damage == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"not faiss at all" * 10)
+    else:
+        (data_dir.index_dir / "manifest.json").write_text("{broken")
+    fresh = VectorIndex(data_dir, fresh_db)  # a new process would start like this
+    after = fresh.search("image", "m1", vecs[:5], k=7)
+    assert fresh.rebuilds == 1
+    assert np.array_equal(before[1], after[1]) and np.allclose(before[0], after[0], atol=1e-6)
+    assert faiss.read_index(str(path)).ntotal == 40
+    # and the live index notices a file cut under it, too
+    if damage == "truncate":
+        time.sleep(0.01)
+        path.write_bytes(path.read_bytes()[:100])
+        assert np.array_equal(fresh.search("image", "m1", vecs[:5], k=7)[1], before[1])
+        assert fresh.rebuilds == 2
+
+
+def test_index_follows_sqlite_when_they_disagree(data_dir, fresh_db: Store) -> None:
+    ids, vecs = _add(fresh_db, 10)
+    vi = VectorIndex(data_dir, fresh_db)
+    vi.ensure("image", "m1")
+    more, more_vecs = _add(fresh_db, 5, seed=1)  # rows written by another process
+    _, got = vi.search("image", "m1", more_vecs[:1], k=1)
+    assert got[0, 0] == more[0]
+    fresh_db.delete_video(fresh_db.video_by_sha(f"{1:064x}imagem1"[:64]).id)
+    vi.sync_all()
+    assert vi.ensure("image", "m1").ntotal == 10
+
+
+def test_one_file_per_kind_and_model(data_dir, fresh_db: Store) -> None:
+    _add(fresh_db, 4, model="m1")
+    _add(fresh_db, 6, dim=4, model="other/model", seed=2)
+    _add(fresh_db, 3, kind="speech", model="m1", seed=3)
+    vi = VectorIndex(data_dir, fresh_db)
+    vi.sync_all()
+    files = sorted(p.name for p in data_dir.index_dir.glob("*.faiss"))
+    assert files == sorted([file_name("image", "m1"), file_name("image", "other/model"), file_name("speech", "m1")])
+    assert vi.ensure("image", "other/model").d == 4

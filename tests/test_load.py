@@ -1,0 +1,104 @@
+"""Loading: convert once and cache, reload the cache without the source, nf4 on CPU, the real GGUF."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import model.convert
+import model.load as load
+from model.ppl import logits_of
+from tests.tiny_chat import tiny_llama, tiny_tokenizer
+
+
+@pytest.fixture
+def tiny_source(monkeypatch, tmp_path):
+    """load.py's GGUF reader replaced by a tiny random Llama + tokenizer (the plumbing is what's tested)."""
+    tok = tiny_tokenizer()
+    src = tiny_llama(len(tok), seed=21)
+    calls = []
+
+    def fake_source(gguf, dtype=torch.float32):
+        calls.append(gguf)
+        return src, tok
+
+    monkeypatch.setattr(load, "load_gguf_source", fake_source)
+    monkeypatch.setattr(load, "smollm2_gguf", lambda models_dir=None: tmp_path / "absent.gguf")
+    monkeypatch.setattr(load, "calibration_ids", lambda tok: torch.randint(3, len(tok), (4, 64)))
+    return src, tok, calls
+
+
+def test_convert_once_then_reload_from_cache(tiny_source, tmp_path, monkeypatch):
+    src, tok, calls = tiny_source
+    folder = load.convert_lite(kv_rank=12, rope_dim=8, models_dir=tmp_path)
+    assert folder == tmp_path / "converted" / "smollm2-135m-instruct-r12-d8"
+    assert (folder / "m2la_config.json").is_file() and len(calls) == 1
+    ids = torch.randint(3, len(tok), (1, 20))
+    first, _ = load.load_m2la(folder, device="cpu")
+    monkeypatch.setattr(model.convert, "convert_model", lambda *a, **k: pytest.fail("converted twice"))
+    again = load.convert_lite(kv_rank=12, rope_dim=8, models_dir=tmp_path)
+    assert again == folder and len(calls) == 1  # the source was not read again
+    second, tok2 = load.load_m2la(folder, device="cpu")
+    assert torch.equal(logits_of(first, ids), logits_of(second, ids))
+    assert tok2("hello world")["input_ids"] == tok("hello world")["input_ids"]
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(folder.name + ".")]  # no temp left
+
+
+def test_load_chat_model_names_its_setting(tiny_source, tmp_path):
+    chat = load.load_chat_model(models_dir=tmp_path, device="cpu", kv_rank=12, rope_dim=8)
+    assert chat.model_id == "smollm2-135m-instruct-m2la-r12-d8"
+    assert isinstance(chat.complete([{"role": "user", "content": "hi"}], 4), str)
+    with pytest.raises(ValueError, match="profile"):
+        load.load_chat_model(profile="huge", models_dir=tmp_path)
+
+
+def test_nf4_on_cpu_stays_close_to_fp32():
+    import bitsandbytes as bnb
+
+    tok = tiny_tokenizer()
+    m = model.convert.convert_model(tiny_llama(len(tok), seed=22, hidden_size=128, intermediate_size=256), 16, 8)
+    ids = torch.randint(3, len(tok), (1, 24))
+    ref = logits_of(m, ids)
+    n = load.quantize_nf4(m, min_params=0)
+    assert n > 0
+    quantized = {name for name, mod in m.named_modules() if isinstance(mod, bnb.nn.Linear4bit)}
+    assert any("mlp" in q for q in quantized) and any("q_proj" in q for q in quantized)
+    assert not any("kv_b_proj" in q or "lm_head" in q for q in quantized)
+    got = logits_of(m, ids)
+    cos = torch.nn.functional.cosine_similarity(got.flatten(), ref.flatten(), dim=0)
+    assert cos > 0.98, cos
+    assert not torch.equal(got, ref)  # it really is quantised
+    from model.generate import generate
+
+    out = generate(m, ids[0], 6)  # the absorbed decode path runs over nf4 linears
+    assert len(out.tokens) == 6
+
+
+def test_attn_implementation_is_sdpa_without_cuda():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    assert load.attn_implementation() == "sdpa"
+
+
+@pytest.mark.slow
+def test_real_smollm2_gguf_convert_cache_reload_nf4(tmp_path, monkeypatch):
+    """SmolLM2-135M-Instruct from its GGUF: converted once, cached, reloaded equal; nf4 stays close."""
+    from model.assets import AssetError
+
+    try:
+        gguf = load.smollm2_gguf()
+    except AssetError as e:
+        pytest.skip(str(e))
+    monkeypatch.setenv("CITECLIP_MODEL_SMOLLM2_135M_INSTRUCT", str(gguf.parent))
+    folder = load.convert_lite(models_dir=tmp_path)
+    chat = load.load_chat_model(models_dir=tmp_path, device="cpu")
+    ids = torch.tensor([chat.prompt_ids([{"role": "user", "content": "Name a colour."}])])
+    ref = logits_of(chat.model, ids)
+    monkeypatch.setattr(model.convert, "convert_model", lambda *a, **k: pytest.fail("converted twice"))
+    again = load.load_chat_model(models_dir=tmp_path, device="cpu")
+    assert torch.equal(logits_of(again.model, ids), ref)
+    nf4 = load.load_chat_model(models_dir=tmp_path, device="cpu", quantize="nf4")
+    assert nf4.model_id.endswith("-nf4")
+    got = logits_of(nf4.model, ids)
+    cos = torch.nn.functional.cosine_similarity(got[0, -1], ref[0, -1], dim=0)
+    assert cos > 0.95, cos
+    assert folder.is_dir()

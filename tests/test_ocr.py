@@ -1,0 +1,115 @@
+"""On-screen text: tesseract on prepared frames, frame choice within shots, merged spans, the stage's rows."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from memory import ocr
+from memory.ocr import OcrConfig, _Read, _Shot, merge_lines, read_text, scan
+from memory.store import Store
+from tests.fixtures.narrated import FONT, Narrated, make_narrated
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def _card(text: str, size: int, w: int, h: int, fg: tuple, bg: str = "checker") -> Image.Image:
+    img = Image.new("RGB", (w, h), (90, 60, 20))
+    d = ImageDraw.Draw(img)
+    if bg == "checker":  # large squares: tesseract's own binarisation and layout fail on these
+        cell = h // 6
+        for y in range(0, h, cell):
+            for x in range(0, w, cell):
+                if (x // cell + y // cell) % 2:
+                    d.rectangle([x, y, x + cell, y + cell], fill=(210, 170, 60))
+        # A sign: the text sits on a light plate, the plate on the pattern.
+        font = ImageFont.truetype(FONT, size)
+        x0, y0, x1, y1 = d.textbbox((w // 8, h // 2), text, font=font)
+        d.rectangle([x0 - 20, y0 - 20, x1 + 20, y1 + 20], fill=(240, 240, 230))
+    elif bg == "dark":
+        d.rectangle([0, 0, w, h], fill=(15, 20, 30))
+    d.text((w // 8, h // 2), text, font=ImageFont.truetype(FONT, size), fill=fg)
+    return img
+
+
+@pytest.mark.parametrize("text, size, w, h, fg, bg", [
+    ("Exit 8 North Gate", 64, 1280, 720, (15, 15, 15), "checker"),      # a sign on a pattern
+    ("SUNDAY MORNING", 60, 1280, 720, (245, 245, 245), "dark"),         # light title on a dark frame
+    ("Platform Trains North", 8, 320, 180, (10, 10, 10), "plain"),     # tiny text in a small frame: upscaled
+])
+def test_read_text_reads_video_style_text(text: str, size: int, w: int, h: int, fg: tuple, bg: str) -> None:
+    if bg == "plain":
+        img = Image.new("RGB", (w, h), (235, 235, 225))
+        ImageDraw.Draw(img).text((10, h // 2), text, font=ImageFont.truetype(FONT, size), fill=fg)
+    else:
+        img = _card(text, size, w, h, fg, bg)
+    lines = read_text(img)
+    assert len(lines) == 1 and _norm(text) in _norm(lines[0][0]), lines  # a plate's edge may add a letter
+    assert all(0.0 <= c <= 1.0 for _, c in lines)
+    if bg == "plain":  # the upscaling is what makes the small text readable
+        assert not any(_norm(text) in _norm(t) for t, _ in read_text(img, OcrConfig(max_upscale=1.0)))
+
+
+def test_read_text_drops_what_it_cannot_read_confidently() -> None:
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 255, (360, 640, 3), dtype=np.uint8)  # [h, w, 3]
+    assert read_text(Image.fromarray(noise)) == []
+    assert read_text(Image.new("RGB", (640, 360), (30, 120, 60))) == []
+
+
+def test_merge_lines_joins_consecutive_identical_lines_into_one_span() -> None:
+    reads = [
+        _Read(0.0, 1.0, 0, [("Quarterly Budget", 0.95)]),
+        _Read(2.0, 3.0, 0, [("Quarterly Budget", 0.9), ("Slide 2", 0.9)]),
+        _Read(4.0, 5.0, 1, [("Quarterly Budgel", 0.97)]),  # a one-letter misreading is the same line
+        _Read(6.0, 7.0, 1, [("Travel Costs", 0.9)]),
+        _Read(8.0, 9.0, 1, [("Quarterly Budget", 0.9)]),   # back again after a gap: a new span
+    ]
+    spans = merge_lines(reads)
+    got = [(s["text"], s["start_s"], s["end_s"]) for s in spans]
+    assert got == [("Quarterly Budgel", 0.0, 5.0), ("Slide 2", 2.0, 3.0), ("Travel Costs", 6.0, 7.0),
+                   ("Quarterly Budget", 8.0, 9.0)]
+    assert spans[0]["conf"] == 0.97  # the best reading is kept
+
+
+@pytest.fixture(scope="module")
+def narrated(tmp_path_factory: pytest.TempPathFactory) -> Narrated:
+    return make_narrated(tmp_path_factory.mktemp("narrated"))
+
+
+def test_every_screen_line_of_the_fixture_is_read_with_its_span(narrated: Narrated) -> None:
+    # One shot per scene, keyframes at the middles; scene 5 changes its text half-way with no cut.
+    shots = [_Shot(s.start_s, s.end_s, ((s.start_s + s.end_s) / 2,)) for s in narrated.scenes]
+    reads, counts = scan(str(narrated.path), shots, OcrConfig(), duration_s=narrated.duration_s)
+    spans = merge_lines(reads)
+    assert counts["frames_read"] <= len(narrated.screen) + 2  # an unchanged picture is not read again
+    for truth in narrated.screen:
+        match = [s for s in spans if _norm(s["text"]) == _norm(truth.text)]
+        assert len(match) == 1, (truth.text, spans)
+        s = match[0]
+        assert abs(s["start_s"] - truth.start_s) <= 1.0, (truth, s)
+        assert truth.end_s - 1.5 <= s["end_s"] <= truth.end_s, (truth, s)  # seen until the last sample before it left
+    assert len(spans) == len(narrated.screen)  # nothing read that is not there
+
+
+def test_write_replaces_rows_and_invalidates_text_vectors(fresh_db: Store) -> None:
+    vid = fresh_db.add_video("b" * 64, "t", "/x", 1).id
+    result = {"lines": [{"start_s": 0.0, "end_s": 6.0, "text": "Exhibit Hall Closed", "conf": 0.95}],
+              "frames_read": 1, "samples": 7}
+    with fresh_db.atomic():
+        ocr.write(fresh_db, vid, result)
+        fresh_db.mark_stage(vid, "text_vectors", 1.0, {})
+    with fresh_db.atomic():
+        info = ocr.write(fresh_db, vid, result)
+    assert info == {"ocr_lines": 1, "frames_read": 1, "samples": 7}
+    assert [r["text"] for r in fresh_db.db.query("SELECT text FROM ocr WHERE video_id = ?", [vid])] == \
+        ["Exhibit Hall Closed"]
+    assert not fresh_db.stage_done(vid, "text_vectors")
+    assert len(list(fresh_db.db.query("SELECT rowid FROM ocr_fts WHERE ocr_fts MATCH 'exhibit'"))) == 1

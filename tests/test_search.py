@@ -1,0 +1,128 @@
+"""Search: RRF fusion and merging, the channel registry, and the image channel on a tiny random CLIP
+(plumbing: ids, time ranges, identical vectors first, same results after a FAISS rebuild)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memory import search as search_mod
+from memory.index import file_name
+from memory.indexer import IndexerConfig
+from memory.library import Library, LibraryConfig, LibraryError
+from memory.search import ChannelHit, SearchConfig, fuse, register_channel
+from tests.fixtures import synth
+from tests.fixtures.tiny_clip import save_tiny_clip
+
+VISUAL = ("memory.probe", "memory.shots", "memory.keyframes", "memory.image_vectors")
+
+
+def test_rrf_prefers_moments_found_by_several_channels() -> None:
+    ranked = {
+        "image": [ChannelHit(10, 12, 0.9), ChannelHit(30, 32, 0.8), ChannelHit(50, 52, 0.7)],
+        "speech": [ChannelHit(31, 33, 5.0, snippet="the red door"), ChannelHit(70, 72, 4.0, snippet="later")],
+    }
+    clips = fuse(ranked, video_id=1, k=4)
+    # 30-33 is matched by both channels and merged into one clip that cites both.
+    assert (clips[0].start_s, clips[0].end_s) == (30, 33)
+    assert clips[0].sources == ("speech", "image")  # best-ranked channel first
+    assert clips[0].snippet == "the red door"
+    assert clips[0].extra["channels"]["image"]["rank"] == 2 and clips[0].extra["channels"]["speech"]["rank"] == 1
+    assert clips[0].score == pytest.approx(1 / 62 + 1 / 61, abs=1e-6)
+    assert [c.start_s for c in clips[1:]] == [10, 70, 50]  # rank 1 image, rank 2 speech, rank 3 image
+    assert all(a.score >= b.score for a, b in zip(clips, clips[1:]))
+
+
+def test_merging_never_exceeds_the_max_span() -> None:
+    hits = [ChannelHit(i * 5.0, i * 5.0 + 5.0, 1.0 - i / 100) for i in range(20)]  # adjacent 5 s shots
+    clips = fuse({"image": hits}, 1, k=20, config=SearchConfig(max_clip_s=12.0))
+    assert all(c.end_s - c.start_s <= 12.0 for c in clips)
+    assert len(clips) < 20  # some adjacent hits merged
+
+
+def test_registry_time_range_and_unknown_channel(library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def fake(lib, video_id, query, k, start_s, end_s):
+        calls.append((query, k, start_s, end_s))
+        return [ChannelHit(1.0, 2.0, 1.0, "a"), ChannelHit(20.0, 21.0, 0.5, "b")]
+
+    monkeypatch.setitem(search_mod._REGISTRY, "fake", fake)
+    vid = library.store.add_video("f" * 64, "t", "/x", 1).id
+    library.store.update_video(vid, status="ready")
+    clips = library.search(vid, "door", k=3, start_s=10.0, channels=["fake"])
+    assert [(c.start_s, c.sources) for c in clips] == [(20.0, ("fake",))]
+    assert calls == [("door", 20, 10.0, None)]
+    with pytest.raises(LibraryError, match="unknown search channel"):
+        library.search(vid, "door", channels=["nope"])
+    with pytest.raises(LibraryError, match="empty"):
+        library.search(vid, "  ", channels=["fake"])
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("search")
+    tiny = save_tiny_clip(root / "tiny-clip")
+    clip = root / "clip.mp4"
+    synth.cuts_video(clip, [2.0, 4.0, 6.0, 8.0], 10.0, fps=25, size=(160, 120))
+    cfg = LibraryConfig(indexer=IndexerConfig(stages=VISUAL))
+    lib = Library(root / "data", image_encoder=str(tiny), config=cfg)
+    out = lib.index_video(clip)
+    yield lib, out, tiny, cfg
+    lib.close()
+
+
+def test_image_channel_returns_shots_and_ranks_identical_vectors_first(indexed) -> None:
+    lib, out, _, _ = indexed
+    assert out["visual"] is True and out["shots"] == 5
+    enc = lib.image_encoder()
+    rows = list(lib.store.db.query(
+        "SELECT v.id, v.vec, f.t_s, s.start_s, s.end_s FROM vectors v JOIN frames f ON f.id = v.ref_id "
+        "JOIN shots s ON s.id = f.shot_id WHERE v.kind = 'image' ORDER BY v.id"))
+    assert len(rows) == 5
+    for r in rows:
+        q = np.frombuffer(r["vec"], dtype=np.float32)[None]
+        scores, ids = lib.index.search("image", enc.model_id, q, k=1)
+        assert ids[0, 0] == r["id"] and scores[0, 0] == pytest.approx(1.0, abs=1e-5)
+    clips = lib.search(out["video_id"], "a red square", k=3, channels=["image"])
+    assert 1 <= len(clips) <= 3
+    shots = {(s["start_s"], s["end_s"]) for s in lib.shots(out["video_id"])}
+    for c in clips:
+        assert c.sources == ("image",) and c.thumb and Path(c.thumb).is_file()
+        assert c.start_s <= c.keyframe_s <= c.end_s
+        assert (c.start_s, c.end_s) in shots or c.end_s - c.start_s > 2.5  # a shot, or adjacent shots merged
+
+
+def test_time_range_limits_image_hits(indexed) -> None:
+    lib, out, _, _ = indexed
+    clips = lib.search(out["video_id"], "anything", k=5, start_s=4.5, end_s=5.5, channels=["image"])
+    assert clips and all(c.end_s >= 4.5 and c.start_s <= 5.5 for c in clips)
+
+
+def test_search_is_the_same_after_faiss_is_rebuilt(indexed) -> None:
+    lib, out, tiny, cfg = indexed
+    queries = ["red", "green checkerboard", "blue sky", "dark night"]
+    before = [[c.to_dict() for c in lib.search(out["video_id"], q, k=5)] for q in queries]
+    path = lib.data.index_dir / file_name("image", lib.image_encoder().model_id)
+    for damage in ("delete", "truncate"):
+        if damage == "delete":
+            path.unlink()
+        else:
+            path.write_bytes(path.read_bytes()[:64])
+        with Library(lib.data, image_encoder=str(tiny), config=cfg) as fresh:
+            after = [[c.to_dict() for c in fresh.search(out["video_id"], q, k=5)] for q in queries]
+            assert fresh.index.rebuilds == 1
+        assert after == before
+        assert path.stat().st_size > 64
+
+
+def test_without_weights_search_has_no_image_hits(tmp_path: Path) -> None:
+    clip = tmp_path / "c.mp4"
+    synth.cuts_video(clip, [1.0], 2.0, fps=25, size=(160, 120))
+    with Library(tmp_path / "d", image_encoder=None, config=LibraryConfig(indexer=IndexerConfig(stages=VISUAL))) as lib:
+        out = lib.index_video(clip)
+        assert out["visual"] is False
+        assert lib.image_encoder() is None
+        assert lib.search(out["video_id"], "red", channels=["image"]) == []
+        assert lib.store.db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 0
