@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
 def _ours(exc: BaseException) -> bool:
     """True for our own bugs (they keep their traceback); user-facing errors are one line."""
     names = {"LibraryError", "PolicyError", "ExportError", "SessionError", "StoreError", "AssetError",
-             "ValueError", "FileNotFoundError", "EncoderUnavailable"}
+             "ValueError", "FileNotFoundError", "EncoderUnavailable", "WeightsMissing", "DecodeError",
+             "IndexingError"}
     return not any(cls.__name__ in names for cls in type(exc).__mro__)
 
 

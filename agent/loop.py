@@ -13,6 +13,7 @@ which verified clip answers. Their choices are used; the loop's structure keeps 
 """
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Generator, Iterator
@@ -24,7 +25,7 @@ from agent.beliefs import BeliefConfig, Beliefs, Hypothesis
 from agent.context import (AnswerEvent, BeliefEvent, Context, ContextConfig, Event, ObservationEvent,
                            TaskEvent, ThoughtEvent, ToolCallEvent, ToolResultEvent, VerificationEvent)
 from agent.persist import create_session, finish_session, save_step
-from agent.policy import Policy
+from agent.policy import Decision, Policy
 from agent.tools import (RETRIEVE_CLIP, VERIFY_FRAME, ToolArgumentError, ToolBox, ToolConfig, canonical)
 
 _REF = re.compile(r"^c[0-9]{1,4}$")
@@ -77,6 +78,17 @@ def _choice_schema(action: str, choices: dict[str, list[str]]) -> dict[str, Any]
                            "arguments": {"type": "object", "properties": props, "required": list(choices),
                                          "additionalProperties": False}},
             "required": ["action", "arguments"], "additionalProperties": False}
+
+
+def _forced(schema: dict[str, Any]) -> dict[str, Any] | None:
+    """The only action a narrow step schema admits, or None when it leaves a choice."""
+    props = schema.get("properties", {})
+    if "action" not in props or "const" not in props["action"]:
+        return None
+    fields = props["arguments"]["properties"]
+    if any(len(f.get("enum", [])) != 1 for f in fields.values()):
+        return None
+    return {"action": props["action"]["const"], "arguments": {k: f["enum"][0] for k, f in fields.items()}}
 
 
 def _options(choices: dict[str, list[str]]) -> str:
@@ -216,8 +228,13 @@ class _Run:
 
     def decide(self, schema: dict[str, Any], footer: str, max_new: int) -> Generator[Event, None, bool]:
         started = time.time()
-        messages = self.ctx.to_messages(self.system(), footer)
-        decision = self.policy.decide(messages, schema, max_new_tokens=max_new)
+        forced = _forced(schema)
+        if forced is not None:
+            # Every field has one option: the grammar would admit exactly this output, so nothing is decoded.
+            decision = Decision(action=forced, raw=json.dumps(forced), tokens=0)
+        else:
+            messages = self.ctx.to_messages(self.system(), footer)
+            decision = self.policy.decide(messages, schema, max_new_tokens=max_new)
         self.decisions += 1
         self.tokens += decision.tokens
         action = decision.action

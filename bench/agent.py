@@ -4,7 +4,8 @@ Figures, all measured in one run on one indexed video:
 - citation_hit_rate: share of questions whose answer cites a span overlapping the true span;
 - answer_accuracy: share whose answer text holds the expected words;
 - unbacked_citation_share: share of citations whose span no tool result in the session returned (must be 0);
-- median_steps (context events per session), median_decisions (policy calls), median_seconds per question;
+- median_steps (context events per session), median_decisions (tool calls plus the answer: the actions
+  taken; a step with a single option is not decoded), median_seconds per question;
 - the baseline, measured on the same questions in the same run: the top search hit for the raw question,
   with no agent (no planning, no verification), and the agent's ratios against it.
 Indexing time is reported separately and not counted per question. The fixture video and its index are

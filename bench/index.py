@@ -76,7 +76,8 @@ def _synthetic_check() -> dict[str, Any]:
     from tests.fixtures import synth
     fps = 25
     with tempfile.TemporaryDirectory() as d:
-        truth = synth.cuts_video(Path(d) / "cuts.mp4", [1.2, 2.6, 4.04, 6.0, 7.48, 9.96, 12.5], 15.0, fps=fps)
+        truth = synth.cuts_video(Path(d) / "cuts.mp4", [1.2, 2.6, 4.04, 6.0, 7.48, 9.96, 12.5], 15.0, fps=fps,
+                                 size=(640, 360))
         found = [c.t_s for c in detect_cuts(Path(d) / "cuts.mp4", ShotConfig())[0]]
     ok = len(found) == len(truth) and all(abs(f - t) <= 1 / fps + 1e-6 for f, t in zip(found, truth))
     return {"passed": ok, "truth_s": truth, "found_s": [round(f, 3) for f in found]}

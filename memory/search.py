@@ -44,8 +44,8 @@ class SearchConfig:
     rrf_k: float = 60.0           # reciprocal rank fusion constant: 1 / (rrf_k + rank)
     per_channel: int = 4          # each channel is asked for per_channel * k hits (at least min_channel_k)
     min_channel_k: int = 20       # so that fusion sees enough of each channel's list
-    merge_gap_s: float = 0.5      # hits this close (or overlapping) are one moment
-    max_clip_s: float = 30.0      # merging never grows a clip beyond this span
+    same_moment: float = 0.5      # hits overlapping by this share of the shorter one are one moment
+    max_clip_s: float = 20.0      # merging never grows a clip beyond this span
     snippet_chars: int = 240      # longest snippet a clip carries
 
 
@@ -103,9 +103,8 @@ def fuse(ranked: dict[str, list[ChannelHit]], video_id: int, k: int,
     for ch, rank, hit, rrf in scored:
         target = None
         for g in groups:
-            near = hit.start_s <= g.end_s + config.merge_gap_s and hit.end_s >= g.start_s - config.merge_gap_s
             span = max(g.end_s, hit.end_s) - min(g.start_s, hit.start_s)
-            if near and span <= config.max_clip_s:
+            if _same_moment(g, hit, config.same_moment) and span <= config.max_clip_s:
                 target = g
                 break
         if target is None:
@@ -116,6 +115,16 @@ def fuse(ranked: dict[str, list[ChannelHit]], video_id: int, k: int,
             target.hits.append((ch, rank, hit, rrf))
     groups.sort(key=lambda g: (-g.fused(), g.start_s))
     return [_clip(g, video_id, config) for g in groups[:k]]
+
+
+def _same_moment(g: _Group, hit: ChannelHit, share: float) -> bool:
+    # Merging merely adjacent hits chained neighbouring scenes into one wide clip, and a citation is
+    # only as precise as its clip: hits join only when they overlap by most of the shorter one.
+    overlap = min(g.end_s, hit.end_s) - max(g.start_s, hit.start_s)
+    shorter = min(g.end_s - g.start_s, hit.end_s - hit.start_s)
+    if shorter <= 0:  # an instant: the same moment when it lies inside the other
+        return overlap >= 0
+    return overlap >= share * shorter
 
 
 def _clip(g: _Group, video_id: int, config: SearchConfig) -> Clip:

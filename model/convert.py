@@ -6,7 +6,8 @@ Per layer, with H query heads, G KV heads of width D and group g(h) = h // (H/G)
    orthogonal mix U_f across KV heads commutes with RoPE (TransMLA's RoRoPE): k'_j[f] = sum_g U_f[g,j] k_g[f]
    and q_h[f] . R k_g(h)[f] = sum_j U_f[g(h),j] q_h[f] . R k'_j[f]. U_f are the principal axes of the key
    energy across heads (calibration activations, or the weights alone). Candidate pairs (f, j) are
-   scored by rms(q-side) x rms(k'_j[f]) (MHA2MLA's q.k norm idea applied to the rotated components);
+   scored by rms(q-side) x rms(k'_j[f]) (MHA2MLA's q.k norm idea applied to the rotated components),
+   times how far frequency f turns over the context (dropping a slow pair's rotation costs little);
    the best rope_dim/2 become the ONE shared rotated key; with MRoPE every section keeps pairs in
    proportion to its size. Keeping all G*D/2 pairs is the exact rewrite.
 2. The leftover components lose their rotation and become per-group "nope" keys
@@ -35,7 +36,15 @@ from model.lm import LMConfig, M2LAForCausalLM
 from model.m2la import M2LAConfig
 
 Method = Literal["activation", "weight_svd"]
-ROPE_SCORE = "norm_x_rotation"  # "norm": MHA2MLA-style |q||k| only; "norm_x_rotation": weighted by rotation_sensitivity
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """Choices inside the lossy steps (defaults picked by perplexity on SmolLM2-135M, see the report)."""
+
+    rope_score: str = "norm_x_rotation"  # "norm": MHA2MLA-style |q||k'|; "norm_x_rotation": x rotation_sensitivity
+    balance_kv: bool = True  # activation method: K_nope and V scaled to equal calibration energy before the SVD
+    centre: bool = False  # activation method: factorise centred activations, mean carried by free biases
 
 
 @dataclass(frozen=True)
@@ -155,7 +164,7 @@ def _select_pairs(score: torch.Tensor, n_pairs: int, mrope_section: tuple[int, .
 
 
 def _factorise(m: torch.Tensor, rank: int, sigma: torch.Tensor | None, k_rows: int,
-               method: Method) -> tuple[torch.Tensor, torch.Tensor]:
+               method: Method, balance_kv: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """A [r, hidden], B [rows, r] with B A ~= m [rows, hidden]; exact 0/1 B when rank == rows."""
     rows = m.shape[0]
     if rank == rows:
@@ -173,7 +182,7 @@ def _factorise(m: torch.Tensor, rank: int, sigma: torch.Tensor | None, k_rows: i
     energy_k = (m[:k_rows] @ sigma * m[:k_rows]).sum().clamp_min(1e-30)
     energy_v = (m[k_rows:] @ sigma * m[k_rows:]).sum().clamp_min(1e-30)
     bal = torch.ones(rows, dtype=m.dtype)
-    if k_rows:
+    if k_rows and balance_kv:
         bal[:k_rows] = (energy_v / energy_k).sqrt()
     u, _, _ = torch.linalg.svd(bal[:, None] * m @ sqrt_sigma, full_matrices=False)
     u_r = u[:, :rank]  # best rank-r subspace of the balanced, whitened outputs
@@ -182,7 +191,8 @@ def _factorise(m: torch.Tensor, rank: int, sigma: torch.Tensor | None, k_rows: i
 
 @torch.no_grad()
 def convert_layer(attn: nn.Module, parts: SourceParts, kv_rank: int | None, rope_dim: int | None,
-                  moments: torch.Tensor | None, method: Method) -> tuple[M2LAConfig, dict[str, torch.Tensor]]:
+                  moments: torch.Tensor | None, method: Method,
+                  opts: ConvertOptions = ConvertOptions()) -> tuple[M2LAConfig, dict[str, torch.Tensor]]:
     """One GQA attention -> (M2LAConfig, state dict of M2LAAttention). fp64 arithmetic throughout."""
     cfg = parts.text_config
     hid, n_h, n_g = cfg.hidden_size, cfg.num_attention_heads, cfg.num_key_value_heads
@@ -217,7 +227,7 @@ def convert_layer(attn: nn.Module, parts: SourceParts, kv_rank: int | None, rope
         q_side = (u[:, grp, :].abs() * q_energy.T.sqrt()[:, :, None]).sum(1)  # [D/2, G]
         # expected score error if the pair loses its rotation: |q| |k'| x how far its rotation turns
         score = q_side * evals.sqrt()
-        if ROPE_SCORE == "norm_x_rotation":
+        if opts.rope_score == "norm_x_rotation":
             score = score * rotation_sensitivity(parts.inv_freq, parts.context)[:, None]
         pairs = _select_pairs(score, n_pairs, parts.mrope_section, n_g)
 
@@ -240,7 +250,12 @@ def convert_layer(attn: nn.Module, parts: SourceParts, kv_rank: int | None, rope
 
     m = torch.cat((k_nope[:, :hid], wv[:, :hid]))  # [G*(dn + D), hidden]
     rank = m.shape[0] if kv_rank is None else kv_rank
-    a, b = _factorise(m, rank, sig[:hid, :hid] if moments is not None else None, n_g * d_nope, method)
+    # centred statistics: the mean's share of [K_nope; V] is carried exactly by biases that cost nothing
+    # (a K_nope bias is softmax-invariant, a V bias folds into o_proj), so no latent rank is spent on it
+    mean = sig[:hid, hid] if moments is not None and method == "activation" and opts.centre else None
+    sig_x = None if moments is None else sig[:hid, :hid] - (0 if mean is None else torch.outer(mean, mean))
+    a, b = _factorise(m, rank, sig_x, n_g * d_nope, method, opts.balance_kv)
+    v_resid = torch.zeros(n_g * d, dtype=f64) if mean is None else ((m - b @ a) @ mean)[n_g * d_nope:]
     b_k, b_v = b[: n_g * d_nope].view(n_g, d_nope, rank), b[n_g * d_nope:].view(n_g, d, rank)
     grp = torch.arange(n_h) // rep
     kv_b = torch.cat((b_k[grp], b_v[grp]), dim=1).reshape(n_h * (d_nope + d), rank)
@@ -248,7 +263,7 @@ def convert_layer(attn: nn.Module, parts: SourceParts, kv_rank: int | None, rope
     qkv_bias = attn.q_proj.bias is not None or attn.k_proj.bias is not None
     w_o = attn.o_proj.weight.double().cpu()  # [hidden, H*D]
     b_o = attn.o_proj.bias.double().cpu() if attn.o_proj.bias is not None else torch.zeros(hid, dtype=f64)
-    v_bias = wv[:, hid].view(n_g, d)[grp].reshape(-1)  # [H*D]
+    v_bias = (wv[:, hid] + v_resid).view(n_g, d)[grp].reshape(-1)  # [H*D]
     o_bias = b_o + w_o @ v_bias
     use_o_bias = attn.o_proj.bias is not None or bool(v_bias.abs().max() > 0)
 
@@ -277,7 +292,8 @@ def convert_layer(attn: nn.Module, parts: SourceParts, kv_rank: int | None, rope
 @torch.no_grad()
 def convert_model(hf_model: nn.Module, kv_rank: int | None = None, rope_dim: int | None = None,
                   calib_input_ids: torch.Tensor | None = None, method: Method = "activation",
-                  moments: list[torch.Tensor] | None = None) -> M2LAForCausalLM:
+                  moments: list[torch.Tensor] | None = None,
+                  options: ConvertOptions = ConvertOptions()) -> M2LAForCausalLM:
     """Convert a HF GQA decoder to an `M2LAForCausalLM` (fp32, CPU).
 
     kv_rank/rope_dim None keep everything (the exact rewrite: logits equal the source's). With
@@ -291,7 +307,7 @@ def convert_model(hf_model: nn.Module, kv_rank: int | None = None, rope_dim: int
     attn_cfgs, states = [], []
     for i, layer in enumerate(parts.decoder.layers):
         mcfg, st = convert_layer(layer.self_attn, parts, kv_rank, rope_dim,
-                                 moments[i] if moments is not None else None, method)
+                                 moments[i] if moments is not None else None, method, options)
         attn_cfgs.append(mcfg)
         states.append(st)
     mlp0 = parts.decoder.layers[0].mlp

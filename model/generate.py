@@ -134,7 +134,9 @@ def generate(
             if hit >= 0:
                 text, stopped_by = text[:hit], "stop_string"
             last_step = hit >= 0 or step == max_new_tokens - 1
-            visible = len(text) if last_step else len(text) - _held_back(text, stop_strings)
+            # mid-stream, hold back a possible stop-string prefix and an incomplete UTF-8 sequence ("\ufffd")
+            visible = len(text) if last_step else min(len(text) - _held_back(text, stop_strings),
+                                                      len(text.rstrip("\ufffd")))
             piece, shown = text[shown:visible], max(shown, visible)
         if on_token is not None:
             on_token(tok, piece)

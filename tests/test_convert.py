@@ -150,3 +150,27 @@ def test_cli_rejects_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) ->
     tiny_llama().save_pretrained(tmp_path / "src")
     assert main([str(tmp_path / "src"), "--kv-rank", "999", "--out", str(tmp_path / "o")]) == 1
     assert "kv-rank" in capsys.readouterr().err
+
+
+def test_rotation_sensitivity_favours_keeping_fast_pairs() -> None:
+    from model.convert import rotation_sensitivity
+
+    inv = 1.0 / (10000.0 ** (torch.arange(0, 16, 2) / 16))  # fastest first
+    sens = rotation_sensitivity(inv, 2048)
+    assert sens[-1] < 0.5 * sens[0] and sens[4:].mean() < sens[:4].mean()
+    assert bool((sens <= 2.0).all())  # |R - I| on a unit vector never exceeds 2
+
+
+def test_weight_only_options_and_centring_keep_paths_consistent() -> None:
+    from model.convert import ConvertOptions
+
+    src = tiny_qwen2()
+    moments = attention_input_moments(src, _zipf_ids(8, 32, 6))
+    ids = _ids(1, 16)
+    outs = []
+    with torch.no_grad():
+        for opts in (ConvertOptions(), ConvertOptions(rope_score="norm"), ConvertOptions(centre=True, balance_kv=False)):
+            m = convert_model(src, kv_rank=24, rope_dim=16, moments=moments, options=opts)
+            outs.append(m(ids))
+            assert (outs[-1] - m(ids, mode="absorbed")).abs().max() < 1e-4
+    assert (outs[0] - outs[1]).abs().max() > 1e-3 and (outs[0] - outs[2]).abs().max() > 1e-3  # options take effect

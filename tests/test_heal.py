@@ -21,10 +21,20 @@ def _pair(seed: int = 0):
     return teacher, student
 
 
+@torch.no_grad()
+def _teacher_text(teacher, n: int, length: int, seed: int) -> torch.Tensor:
+    """Windows [n, length] sampled from the teacher itself: text on which its perplexity means something."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(3, 300, (n, 1), generator=g)
+    while ids.shape[1] < length:
+        probs = torch.softmax(teacher(ids).logits[:, -1].float(), dim=-1)
+        ids = torch.cat((ids, torch.multinomial(probs, 1, generator=g)), dim=1)
+    return ids
+
+
 def test_heal_lowers_heldout_kl_and_ppl_gap():
     teacher, student = _pair()
-    g = torch.Generator().manual_seed(2)
-    train, held = torch.randint(3, 300, (32, 64), generator=g), torch.randint(3, 300, (6, 64), generator=g)
+    train, held = _teacher_text(teacher, 32, 64, 2), _teacher_text(teacher, 6, 64, 3)
     kl0 = heldout_kl(student, teacher, held)
     gap0 = abs(perplexity(student, held) - perplexity(teacher, held))
     rep = heal(student, teacher, train, HealConfig(minutes=5, max_steps=30, seq_len=64, batch=4, lr=1e-2))

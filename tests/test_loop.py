@@ -96,6 +96,13 @@ def test_time_budget_and_nothing_found(lib) -> None:
     assert "time budget" in events[1].text
 
 
+def test_token_budget_stops_after_the_decision_that_spent_it(lib) -> None:
+    pol = ScriptedPolicy([retrieve("umbrella"), retrieve("dog"), retrieve("gate")])
+    events = list(run(lib, lib.video_id, Q, pol, Budget(max_tokens=10)))
+    assert sum(e.kind == "tool_call" for e in events) == 1
+    assert "token budget (10)" in events[-2].text and events[-1].status == "unverified"
+
+
 def test_tool_call_budget_refuses_further_calls(lib) -> None:
     pol = ScriptedPolicy([retrieve("umbrella"), retrieve("dog"), retrieve("gate")])
     events = list(run(lib, lib.video_id, Q, pol, Budget(max_tool_calls=2)))
@@ -199,7 +206,9 @@ def test_narrow_policy_chooses_among_the_loops_options(lib) -> None:
     pol = ScriptedPolicy([first_choice] * 10, narrow=True)
     events = list(run(lib, lib.video_id, Q, pol))
     phases = [schema["properties"]["action"]["const"] for _, schema in pol.seen]
-    assert phases == ["retrieve_clip", "verify_frame", "answer"]
+    # The answer step offers one verified clip only: a choice with one option is not decoded.
+    assert phases == ["retrieve_clip", "verify_frame"]
+    assert "Options for claim:" in pol.seen[1][0][-1]["content"]
     verify_schema = pol.seen[1][1]["properties"]["arguments"]["properties"]
     assert verify_schema["clip"]["enum"] == ["c1"] and "umbrella" in verify_schema["claim"]["enum"][0]
     final = events[-1]
@@ -230,3 +239,29 @@ def test_open_schema_offers_every_action() -> None:
     names = [o["properties"]["action"]["const"] for o in open_schema()["anyOf"]]
     assert names == ["retrieve_clip", "verify_frame", "answer"]
     json.dumps(open_schema())
+
+
+def test_on_the_real_library_with_real_search_and_decoding(data_dir, tmp_path: Path) -> None:
+    """The memory room's Library (FTS search, PyAV decode) with rows written straight into its store."""
+    import subprocess
+
+    from memory.library import Library
+
+    video = tmp_path / "v.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=320x240:rate=10:duration=30", "-c:v", "libx264", "-preset", "ultrafast", str(video)],
+                   check=True)
+    with Library(data_dir, image_encoder=None) as lib:
+        v = lib.store.add_video("a" * 64, "v", str(video), video.stat().st_size)
+        lib.store.update_video(v.id, duration_s=30.0, fps=10.0, width=320, height=240, status="ready")
+        with lib.store.atomic() as db:
+            db["speech"].insert_all([{"video_id": v.id, "start_s": 5, "end_s": 8, "text": "my umbrella is bright yellow"},
+                                     {"video_id": v.id, "start_s": 15, "end_s": 18, "text": "the dog barked loudly"}])
+        pol = ScriptedPolicy([first_choice] * 6, narrow=True)
+        events = list(run(lib, v.id, Q, pol))
+        check = next(e for e in events if e.kind == "verification")
+        assert check.verdict == "supported" and Path(check.thumb).is_file()
+        final = events[-1]
+        assert final.status == "answered" and "umbrella is bright yellow" in final.text
+        assert [(c["start_s"], c["end_s"]) for c in final.citations] == [(5.0, 8.0)]
+        assert load_session(lib.store, events[0].session_id)["steps"][-1]["kind"] == "answer"

@@ -35,10 +35,21 @@ def test_rrf_prefers_moments_found_by_several_channels() -> None:
 
 
 def test_merging_never_exceeds_the_max_span() -> None:
-    hits = [ChannelHit(i * 5.0, i * 5.0 + 5.0, 1.0 - i / 100) for i in range(20)]  # adjacent 5 s shots
+    # Overlapping 5 s hits every 2.5 s: each overlaps its neighbour by half, so they chain.
+    hits = [ChannelHit(i * 2.5, i * 2.5 + 5.0, 1.0 - i / 100) for i in range(20)]
     clips = fuse({"image": hits}, 1, k=20, config=SearchConfig(max_clip_s=12.0))
     assert all(c.end_s - c.start_s <= 12.0 for c in clips)
-    assert len(clips) < 20  # some adjacent hits merged
+    assert len(clips) < 20  # some overlapping hits merged
+
+
+def test_adjacent_moments_stay_separate_clips() -> None:
+    # Neighbouring scenes touching at a boundary, or overlapping by a sliver, are different moments:
+    # merging them would make a citation wider than the evidence.
+    ranked = {"speech": [ChannelHit(0.0, 7.0, 1.0, "a"), ChannelHit(7.0, 14.0, 0.9, "b")],
+              "ocr": [ChannelHit(6.5, 13.5, 0.8, "B"), ChannelHit(1.0, 6.0, 0.7, "A")]}
+    clips = fuse(ranked, 1, k=5)
+    spans = sorted((c.start_s, c.end_s, set(c.sources)) for c in clips)
+    assert spans == [(0.0, 7.0, {"speech", "ocr"}), (6.5, 14.0, {"speech", "ocr"})]
 
 
 def test_registry_time_range_and_unknown_channel(library: Library, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,17 +12,17 @@ FPS = 25
 CUT_TIMES = [1.2, 2.6, 4.04, 6.0, 7.48, 9.96, 12.5]
 
 
-@pytest.fixture(scope="module")
-def cuts_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[float]]:
+@pytest.fixture(scope="module", params=[(320, 240), (640, 360)], ids=["small", "plane-subsampled"])
+def cuts_clip(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> tuple[Path, list[float]]:
+    # 640 px wide is shrunk by subsampling the YUV planes, 320 px by swscale: both paths are checked.
     p = tmp_path_factory.mktemp("shots") / "cuts.mp4"
-    return p, synth.cuts_video(p, CUT_TIMES, 15.0, fps=FPS)
+    return p, synth.cuts_video(p, CUT_TIMES, 15.0, fps=FPS, size=request.param)
 
 
-@pytest.mark.parametrize("skip_nonref", [True, False])
-def test_synthetic_cuts_within_one_frame_and_no_false_cut(cuts_clip: tuple[Path, list[float]],
-                                                          skip_nonref: bool) -> None:
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "every-frame"])
+def test_synthetic_cuts_within_one_frame_and_no_false_cut(cuts_clip: tuple[Path, list[float]], fast: bool) -> None:
     path, truth = cuts_clip
-    cuts, end = detect_cuts(path, ShotConfig(skip_nonref=skip_nonref))
+    cuts, end = detect_cuts(path, ShotConfig(skip_nonref=fast, skip_loop_filter=fast))
     found = [c.t_s for c in cuts]
     assert len(found) == len(truth), (found, truth)  # no false cut, none missed
     for f, t in zip(found, truth):

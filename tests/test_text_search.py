@@ -74,9 +74,13 @@ def test_a_time_range_excludes_the_rest(indexed) -> None:
     later = lib.search(vid, "Lisbon", k=5, start_s=lisbon.end_s + 1.0)
     assert all(c.end_s >= lisbon.end_s + 1.0 for c in later)
     assert 0 not in [truth.scene_of(c.start_s, c.end_s) for c in later]
+    # A question about two scenes: the range keeps the one inside it and drops the other.
+    query = "grandmother knitting a scarf, and the slide about travel costs"
+    assert {1, 4} <= set(_scenes(lib, vid, truth, query, k=5))
     window = truth.scenes[4]
-    inside = lib.search(vid, "a warm scarf and a slide about money", k=5, start_s=window.start_s, end_s=window.end_s)
+    inside = lib.search(vid, query, k=5, start_s=window.start_s, end_s=window.end_s)
     assert inside and all(c.end_s >= window.start_s and c.start_s <= window.end_s for c in inside)
+    assert {truth.scene_of(c.start_s, c.end_s) for c in inside} == {4}
 
 
 @pytest.mark.parametrize("query", ['"unbalanced', "NEAR(a b)", "speech_fts:hello", "a*", "^start", "- OR AND", "😀",
