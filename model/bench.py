@@ -40,6 +40,7 @@ class BenchConfig:
     decode_steps: int = 16  # timed decode steps per context
     warmup_steps: int = 2  # untimed decode steps first
     threads: int | None = None  # torch CPU threads (None: torch's default)
+    only: str | None = None  # "decode": measure only decode tokens/s (no perplexity, no heal); None: everything
 
 
 QUICK = BenchConfig(settings=((32, 64), (64, 32), (128, 64)), eval_windows=4, calib_windows=8, heal_minutes=2.0,
@@ -106,8 +107,47 @@ def m2la_decode_tps(model: Any, context: int, steps: int, warmup: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
+def decode_rows(source: Any, m2la: Any, config: BenchConfig) -> list[dict]:
+    """Decode tokens/s of transformers' GQA and of our absorbed path at each context, same threads."""
+    rows = []
+    for ctx in config.contexts:
+        hf = hf_decode_tps(source, ctx, config.decode_steps, config.warmup_steps)
+        ours = m2la_decode_tps(m2la, ctx, config.decode_steps, config.warmup_steps)
+        rows.append({"context": ctx, "transformers_gqa_tps": hf, "m2la_absorbed_tps": ours, "speedup": ours / hf})
+        _log(f"decode @{ctx}: transformers {hf:.2f} tok/s, m2la {ours:.2f} tok/s ({ours / hf:.2f}x)")
+    return rows
+
+
+def run_decode_only(config: BenchConfig) -> dict:
+    """Only the decode measurement, on the default setting's shapes.
+
+    The converted weights come from the weight-SVD conversion (no calibration pass): a decode step's
+    time depends on the shapes, not on the weights' values, so this spares minutes of calibration.
+    """
+    from model.convert import convert_model
+    from model.load import load_gguf_source, smollm2_gguf
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    t_start = time.perf_counter()
+    source, _ = load_gguf_source(smollm2_gguf())
+    with torch.no_grad():
+        m2la = convert_model(source, *config.default, method="weight_svd")
+    decode = decode_rows(source, m2la, config)
+    return {
+        "model": "SmolLM2-135M-Instruct (GGUF Q4_1, dequantised to fp32)",
+        "device": "cpu", "threads": torch.get_num_threads(), "platform": platform.platform(),
+        "config": {k: getattr(config, k) for k in config.__dataclass_fields__},
+        "decode": decode,
+        "summary": {"decode_speedup_8k": next((x["speedup"] for x in decode if x["context"] == 8192), None)},
+        "seconds": time.perf_counter() - t_start,
+    }
+
+
 def run(config: BenchConfig) -> dict:
-    """Measure everything once; returns the JSON-able result."""
+    """Measure everything once (or only decode, with `only="decode"`); returns the JSON-able result."""
+    if config.only == "decode":
+        return run_decode_only(config)
     from model.convert import attention_input_moments, convert_model
     from model.corpus import token_windows
     from model.heal import HealConfig, heal
@@ -164,12 +204,7 @@ def run(config: BenchConfig) -> dict:
                      "kl_last": rep.kl_last, "ppl": ppl_healed, "ppl_ratio": ppl_healed / ppl_src}
         _log(f"healed ppl {ppl_healed:.3f}")
 
-    decode = []
-    for ctx in config.contexts:
-        hf = hf_decode_tps(source, ctx, config.decode_steps, config.warmup_steps)
-        ours = m2la_decode_tps(default, ctx, config.decode_steps, config.warmup_steps)
-        decode.append({"context": ctx, "transformers_gqa_tps": hf, "m2la_absorbed_tps": ours, "speedup": ours / hf})
-        _log(f"decode @{ctx}: transformers {hf:.2f} tok/s, m2la {ours:.2f} tok/s")
+    decode = decode_rows(source, default, config)
     at8k = next((x["speedup"] for x in decode if x["context"] == 8192), None)
     default_bytes = m2la_kv_bytes(layers, *config.default)
     return {
@@ -212,13 +247,16 @@ def main(argv: list[str]) -> int:
     p.add_argument("--eval-windows", type=int, help="held-out windows of 512 tokens")
     p.add_argument("--contexts", type=int, nargs="+", help="decode context lengths")
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--only", choices=["decode"], help="measure only this part (decode: tokens/s vs transformers)")
+    p.add_argument("--decode-steps", type=int, help="timed decode steps per context")
     args = p.parse_args(argv)
     base = QUICK if args.quick else BenchConfig()
     over = {k: v for k, v in {"settings": tuple(args.settings) if args.settings else None,
                               "default": args.default, "heal_minutes": args.heal_minutes,
                               "eval_windows": args.eval_windows,
                               "contexts": tuple(args.contexts) if args.contexts else None,
-                              "threads": args.threads}.items() if v is not None}
+                              "threads": args.threads, "only": args.only,
+                              "decode_steps": args.decode_steps}.items() if v is not None}
     config = BenchConfig(**{**{k: getattr(base, k) for k in base.__dataclass_fields__}, **over})
     try:
         result = run(config)
@@ -228,8 +266,9 @@ def main(argv: list[str]) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"source ppl {result['source']['ppl']:.3f}, {result['source']['kv_bytes_per_token']} KV bytes/token")
-        for row in result["conversions"]:
+        if "source" in result:
+            print(f"source ppl {result['source']['ppl']:.3f}, {result['source']['kv_bytes_per_token']} KV bytes/token")
+        for row in result.get("conversions", []):
             print(f"  r={row['kv_rank']:<4} d={row['rope_dim']:<3} {row['method']:<10} "
                   f"{row['kv_compression']:.2f}x  ppl {row['ppl']:.3f} ({row['ppl_ratio']:.2f}x)")
         for row in result["decode"]:
