@@ -3,14 +3,19 @@
 The lite profile's model is SmolLM2-135M-Instruct. The first load reads the GGUF with transformers
 (`gguf_file=`), converts it to M2LA with model.convert at the default (kv_rank, rope_dim), calibrated on
 model.corpus's calibration text, and writes the result (weights + tokenizer) to
-`<models_dir>/converted/<name>-r<R>-d<D>/`; every later load reads that folder and never the GGUF.
+`<models_dir>/converted/<name>-r<R>-d<D>-<fingerprint>/`; every later load reads that folder and never
+the GGUF. The fingerprint hashes CONVERTER_VERSION with every conversion option, and is also written
+into the folder (converter.json): a cache made by another converter version or other options is
+never reused, it is rebuilt.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +45,11 @@ class LiteDefaults:
 
 
 LITE = LiteDefaults()
+
+# Bump whenever model.convert (or what convert_lite feeds it) changes the weights it writes: every
+# converted cache made before is then rebuilt instead of being silently reused.
+CONVERTER_VERSION = 2
+FINGERPRINT_FILE = "converter.json"  # inside a converted folder: version, options and their hash
 
 # Below this many weights a linear stays in high precision: 4-bit saves nothing there and costs accuracy.
 NF4_MIN_PARAMS = 1 << 16
@@ -75,10 +85,37 @@ def load_gguf_source(gguf: Path, dtype: torch.dtype = torch.float32) -> tuple[nn
     return model.eval(), tok
 
 
-def converted_dir(models_dir: str | os.PathLike | None, name: str, kv_rank: int, rope_dim: int) -> Path:
-    """Where the converted copy of `name` at one setting is cached."""
+def conversion_options(kv_rank: int, rope_dim: int, method: str = "activation") -> dict[str, Any]:
+    """Everything that decides the converted weights of the lite model, as a JSON-able dict."""
+    from model.convert import ConvertOptions
+
+    asset = ASSETS[LITE_MODEL]
+    return {"converter_version": CONVERTER_VERSION, "source": LITE_MODEL,
+            "source_sha256": asset.files.get(asset.main_file or ""), "kv_rank": kv_rank, "rope_dim": rope_dim,
+            "method": method, "convert_options": asdict(ConvertOptions()),
+            # calibration only feeds the activation-aware method
+            "calib": [LITE.calib_windows, LITE.calib_seq] if method == "activation" else None}
+
+
+def fingerprint(options: dict[str, Any]) -> str:
+    """Short stable hash of conversion options (12 hex digits of sha256 over sorted-key JSON)."""
+    return hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def converted_dir(models_dir: str | os.PathLike | None, name: str, kv_rank: int, rope_dim: int,
+                  fp: str | None = None) -> Path:
+    """Where the converted copy of `name` at one setting is cached (`fp`: the options' fingerprint)."""
     root = Path(models_dir) if models_dir else default_models_dir()
-    return root / "converted" / f"{name}-r{kv_rank}-d{rope_dim}"
+    return root / "converted" / (f"{name}-r{kv_rank}-d{rope_dim}" + (f"-{fp}" if fp else ""))
+
+
+def cache_is_current(folder: Path, fp: str) -> bool:
+    """True when `folder` holds a complete conversion whose recorded fingerprint is `fp`."""
+    try:
+        meta = json.loads((folder / FINGERPRINT_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("fingerprint") == fp and (folder / "m2la_config.json").is_file()
 
 
 def calibration_ids(tokenizer: Any, windows: int = LITE.calib_windows, seq: int = LITE.calib_seq) -> torch.Tensor:
@@ -90,10 +127,12 @@ def calibration_ids(tokenizer: Any, windows: int = LITE.calib_windows, seq: int 
 
 def convert_lite(kv_rank: int = LITE.kv_rank, rope_dim: int = LITE.rope_dim,
                  models_dir: str | os.PathLike | None = None, method: str = "activation") -> Path:
-    """Convert SmolLM2 to M2LA once and cache it; returns the folder (reused when already there)."""
+    """Convert SmolLM2 to M2LA once and cache it; returns the folder (reused only when its fingerprint matches)."""
+    options = conversion_options(kv_rank, rope_dim, method)
+    fp = fingerprint(options)
     out = converted_dir(models_dir, LITE_MODEL + ("" if method == "activation" else f"-{method}"),
-                        kv_rank, rope_dim)
-    if (out / "m2la_config.json").is_file():
+                        kv_rank, rope_dim, fp)
+    if cache_is_current(out, fp):
         return out
     from model.convert import convert_model
 
@@ -107,10 +146,13 @@ def convert_lite(kv_rank: int = LITE.kv_rank, rope_dim: int = LITE.rope_dim,
     try:
         m2la.save_pretrained(tmp)
         tok.save_pretrained(str(tmp))
+        (tmp / FINGERPRINT_FILE).write_text(json.dumps({"fingerprint": fp, **options}, indent=1, sort_keys=True))
+        if out.exists():  # a stale or incomplete cache under this name: replace it
+            shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
-        if not (out / "m2la_config.json").is_file():  # not a lost race with another process
+        if not cache_is_current(out, fp):  # not a lost race with another process
             raise
     return out
 

@@ -201,6 +201,8 @@ class M2LAAttention(nn.Module):
         cfg, (b, s, _), (_, h, t, _) = self.cfg, lat.shape, q_nope.shape
         w = self.kv_b_proj.weight.view(h, cfg.d_nope + cfg.d_v, cfg.kv_rank)
         w_uk, w_uv = w.split([cfg.d_nope, cfg.d_v], dim=1)  # [H, dn, r], [H, dv, r]
+        if t == 1:
+            return self._absorbed_one(q_nope, q_pe, lat, w_uk, w_uv)
         q_lat = torch.einsum("bhtd,hdr->bhtr", q_nope, w_uk)  # [B, H, T, r]
         # heads go into the query-length axis: one shared key "head" [c | k_pe] serves all H*T queries
         q_all = torch.cat((q_lat, q_pe), dim=-1).reshape(b, 1, h * t, cfg.kv_rank + cfg.d_rope)
@@ -208,3 +210,21 @@ class M2LAAttention(nn.Module):
         o_lat = F.scaled_dot_product_attention(q_all, lat[:, None], lat[:, None, :, : cfg.kv_rank],
                                                attn_mask=mask, scale=cfg.scale)  # [B, 1, H*T, r]
         return torch.einsum("bhtr,hvr->bhtv", o_lat.view(b, h, t, cfg.kv_rank), w_uv)  # [B, H, T, dv]
+
+    def _absorbed_one(self, q_nope: torch.Tensor, q_pe: torch.Tensor, lat: torch.Tensor,
+                      w_uk: torch.Tensor, w_uv: torch.Tensor) -> torch.Tensor:
+        """Single-token decode over the latent with plain matmuls. Returns [B, H, 1, d_v].
+
+        SDPA on CPU takes its slow generic fallback for one query row and a strided value slice; here
+        all H heads share one matmul against the cache as it is stored (no per-step copy of the cache):
+        the `[c | k_pe]` rows serve as keys, and their first r columns (a strided view BLAS reads in
+        place) as values.
+        """
+        r = self.cfg.kv_rank
+        q_lat = torch.matmul(q_nope, w_uk)  # [B, H, 1, dn] @ [H, dn, r] -> [B, H, 1, r]
+        # the scale goes on the H query rows rather than on the H x S scores
+        q_all = torch.cat((q_lat, q_pe), dim=-1).squeeze(2) * self.cfg.scale  # [B, H, r+dr]
+        scores = torch.matmul(q_all, lat.transpose(1, 2))  # [B, H, S]
+        probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(lat.dtype)  # fp32 softmax
+        o_lat = torch.matmul(probs, lat[..., :r])  # [B, H, r]
+        return torch.matmul(o_lat.unsqueeze(2), w_uv.transpose(1, 2))  # [B, H, 1, r] @ [H, r, dv] -> [B, H, 1, dv]

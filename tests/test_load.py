@@ -1,6 +1,8 @@
 """Loading: convert once and cache, reload the cache without the source, nf4 on CPU, the real GGUF."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -30,7 +32,8 @@ def tiny_source(monkeypatch, tmp_path):
 def test_convert_once_then_reload_from_cache(tiny_source, tmp_path, monkeypatch):
     src, tok, calls = tiny_source
     folder = load.convert_lite(kv_rank=12, rope_dim=8, models_dir=tmp_path)
-    assert folder == tmp_path / "converted" / "smollm2-135m-instruct-r12-d8"
+    fp = load.fingerprint(load.conversion_options(12, 8))
+    assert folder == tmp_path / "converted" / f"smollm2-135m-instruct-r12-d8-{fp}"
     assert (folder / "m2la_config.json").is_file() and len(calls) == 1
     ids = torch.randint(3, len(tok), (1, 20))
     first, _ = load.load_m2la(folder, device="cpu")
@@ -41,6 +44,54 @@ def test_convert_once_then_reload_from_cache(tiny_source, tmp_path, monkeypatch)
     assert torch.equal(logits_of(first, ids), logits_of(second, ids))
     assert tok2("hello world")["input_ids"] == tok("hello world")["input_ids"]
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(folder.name + ".")]  # no temp left
+
+
+def test_cache_records_converter_version_and_options(tiny_source, tmp_path):
+    folder = load.convert_lite(kv_rank=12, rope_dim=8, models_dir=tmp_path)
+    meta = json.loads((folder / load.FINGERPRINT_FILE).read_text())
+    assert meta["converter_version"] == load.CONVERTER_VERSION
+    assert (meta["kv_rank"], meta["rope_dim"], meta["method"]) == (12, 8, "activation")
+    assert folder.name.endswith("-" + meta["fingerprint"])
+    base = load.conversion_options(12, 8)
+    # every input of the conversion moves the fingerprint
+    assert len({load.fingerprint(base), load.fingerprint(load.conversion_options(12, 8, "weight_svd")),
+                load.fingerprint(load.conversion_options(16, 8)),
+                load.fingerprint({**base, "convert_options": {**base["convert_options"], "centre": True}})}) == 4
+    assert load.fingerprint(dict(reversed(base.items()))) == load.fingerprint(base)  # key order does not matter
+
+
+def test_cache_from_another_converter_version_is_rebuilt(tiny_source, tmp_path, monkeypatch):
+    src, tok, calls = tiny_source
+    old = load.convert_lite(kv_rank=12, rope_dim=8, models_dir=tmp_path)
+    monkeypatch.setattr(load, "CONVERTER_VERSION", load.CONVERTER_VERSION + 1)
+    new = load.convert_lite(kv_rank=12, rope_dim=8, models_dir=tmp_path)
+    assert new != old and len(calls) == 2  # converted again, not the old folder reused
+    assert json.loads((new / load.FINGERPRINT_FILE).read_text())["converter_version"] == load.CONVERTER_VERSION
+    assert load.convert_lite(kv_rank=12, rope_dim=8, models_dir=tmp_path) == new and len(calls) == 2
+
+
+def test_cache_whose_fingerprint_disagrees_is_rebuilt(tiny_source, tmp_path):
+    src, tok, calls = tiny_source
+    folder = load.convert_lite(kv_rank=12, rope_dim=8, models_dir=tmp_path)
+    meta_file = folder / load.FINGERPRINT_FILE
+    meta = json.loads(meta_file.read_text())
+    meta_file.write_text(json.dumps({**meta, "fingerprint": "0" * 12}))  # e.g. written by another converter
+    (folder / "stale-marker").write_text("old")
+    assert load.convert_lite(kv_rank=12, rope_dim=8, models_dir=tmp_path) == folder and len(calls) == 2
+    assert json.loads(meta_file.read_text())["fingerprint"] == meta["fingerprint"]
+    assert not (folder / "stale-marker").exists()  # the whole stale folder was replaced
+    meta_file.unlink()  # a folder with weights but no fingerprint (older layout) is not trusted either
+    load.convert_lite(kv_rank=12, rope_dim=8, models_dir=tmp_path)
+    assert len(calls) == 3 and meta_file.is_file()
+
+
+def test_old_unfingerprinted_folder_is_not_reused(tiny_source, tmp_path):
+    src, tok, calls = tiny_source
+    legacy = tmp_path / "converted" / "smollm2-135m-instruct-r12-d8"  # the name older converters used
+    legacy.mkdir(parents=True)
+    (legacy / "m2la_config.json").write_text("{}")
+    folder = load.convert_lite(kv_rank=12, rope_dim=8, models_dir=tmp_path)
+    assert folder != legacy and len(calls) == 1 and (folder / "m2la_config.json").is_file()
 
 
 def test_load_chat_model_names_its_setting(tiny_source, tmp_path):

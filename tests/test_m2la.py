@@ -45,6 +45,38 @@ def test_cached_decode_equals_full_forward() -> None:
     assert (torch.cat(outs, dim=1) - full).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize("max_len", [None, 16])
+@pytest.mark.parametrize("kw", [{}, {"d_nope": 0, "mrope_section": (1, 1, 2)}])
+def test_single_token_decode_matches_naive_batched(max_len: int | None, kw: dict) -> None:
+    """The one-query decode path (plain matmuls over the stored latent) equals naive attention, for a
+    batch of 2 over a growing and over a preallocated cache (whose per-step view is strided by max_len)."""
+    layer = _layer(seed=3, **kw)
+    x = torch.randn(2, 9, 48)
+    pos = torch.arange(9)[None].expand(2, -1)
+    full = layer(x, pos, mode="naive")
+    cache = LatentKVCache(1, 28, batch=2, max_len=max_len)
+    outs = [layer(x[:, :5], pos[:, :5], cache, 0, "naive")]
+    for t in range(5, 9):
+        step = layer(x[:, t:t + 1], pos[:, t:t + 1], cache, 0, "absorbed")
+        naive_step = layer(x[:, t:t + 1], pos[:, t:t + 1], None, 0, "naive")  # no cache: different answer
+        assert not torch.allclose(step, naive_step)
+        outs.append(step)
+    assert (torch.cat(outs, dim=1) - full).abs().max() < 1e-5 * max(1.0, full.abs().max().item())
+
+
+def test_single_token_decode_softmax_is_fp32_for_bf16() -> None:
+    """In bf16 the decode path stays close to the fp32 result (softmax runs in fp32)."""
+    layer = _layer(seed=4)
+    x = torch.randn(1, 6, 48)
+    pos = torch.arange(6)[None]
+    ref = layer(x, pos, mode="naive")[:, -1]
+    lb = _layer(seed=4).to(torch.bfloat16)
+    cache = LatentKVCache(1, 28, dtype=torch.bfloat16)
+    lb(x[:, :5].bfloat16(), pos[:, :5], cache, 0, "naive")
+    got = lb(x[:, 5:].bfloat16(), pos[:, 5:], cache, 0, "absorbed")[:, -1].float()
+    assert (got - ref).abs().max() < 0.05 * ref.abs().max()
+
+
 def test_chunked_prefill_with_cache_is_causal() -> None:
     """A second multi-token chunk attends to the cache plus itself, causally, in both modes."""
     layer = _layer()

@@ -145,14 +145,18 @@ def build_app(library: Any, policy_factory: Callable[[], Any], config: UIConfig 
 
         ask_video.change(h.select_video, [ask_video], [player, sessions, video_note], api_name="select_video")
         view_outputs = [chat, plot, answer_md, chips, gallery, ask_state, answer_json]
+        # Progress shows on the answer panel only: on the Chatbot, Gradio draws a "•••" bubble after every
+        # finished trace message while the event streams (the trace has its own "Working…" line).
         ask_evt = ask_btn.click(h.ask, [ask_video, question], view_outputs, api_name="ask",
-                                concurrency_limit=config.model_concurrency, concurrency_id="model")
+                                concurrency_limit=config.model_concurrency, concurrency_id="model",
+                                show_progress_on=[answer_md])
         submit_evt = question.submit(h.ask, [ask_video, question], view_outputs,
-                                     concurrency_limit=config.model_concurrency, concurrency_id="model", api_visibility="private")
+                                     concurrency_limit=config.model_concurrency, concurrency_id="model",
+                                     api_visibility="private", show_progress_on=[answer_md])
         stop_btn.click(None, None, None, cancels=[ask_evt, submit_evt])
         for evt in (ask_evt, submit_evt):
             evt.then(h.after_answer, [ask_state], [sessions, exp_session], show_progress="hidden", api_visibility="private")
-        replay_btn.click(h.replay, [sessions], view_outputs, api_name="replay")
+        replay_btn.click(h.replay, [sessions], view_outputs, api_name="replay", show_progress_on=[answer_md])
 
         chips.click(h.seek_citation, [chips, ask_state], [player], show_progress="hidden", queue=False)
         gallery.select(h.seek_gallery, [ask_state], [player], show_progress="hidden", queue=False, api_visibility="private")
