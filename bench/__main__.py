@@ -1,8 +1,9 @@
 """`python -m bench index|m2la|agent|retrieval ...`: each benchmark lives in its own module's `main(argv)` and prints JSON."""
 from __future__ import annotations
 
-import importlib
 import sys
+
+from model.__main__ import dispatch
 
 VERBS = {
     "index": "bench.index",          # shot stage and visual index vs ffmpeg decode and PySceneDetect's default
@@ -13,11 +14,7 @@ VERBS = {
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in VERBS:
-        print(f"usage: python -m bench {{{'|'.join(VERBS)}}} ...", file=sys.stderr)
-        return 2
-    module = importlib.import_module(VERBS[argv[0]])
-    return int(module.main(argv[1:]) or 0)
+    return dispatch("python -m bench", VERBS, argv)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,17 @@ VERBS = {
 }
 
 
-def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in VERBS:
-        print(f"usage: python -m model {{{'|'.join(VERBS)}}} ...", file=sys.stderr)
+def dispatch(prog: str, verbs: dict[str, str], argv: list[str]) -> int:
+    """Run `verbs[argv[0]].main(argv[1:])`, importing only that verb's module (start-up stays quick)."""
+    if not argv or argv[0] not in verbs:
+        print(f"usage: {prog} {{{'|'.join(verbs)}}} ...", file=sys.stderr)
         return 2
-    module = importlib.import_module(VERBS[argv[0]])
+    module = importlib.import_module(verbs[argv[0]])
     return int(module.main(argv[1:]) or 0)
+
+
+def main(argv: list[str]) -> int:
+    return dispatch("python -m model", VERBS, argv)
 
 
 if __name__ == "__main__":
