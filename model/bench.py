@@ -18,7 +18,7 @@ import json
 import platform
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -210,10 +210,12 @@ def run(config: BenchConfig) -> dict:
     if config.heal_minutes > 0:
         _log(f"heal {config.heal_minutes} min")
         train = token_windows(tok, "calib", config.heal_seq)
-        rep = heal(default, source, train, HealConfig(minutes=config.heal_minutes, seq_len=config.heal_seq), _log)
+        hc = HealConfig(minutes=config.heal_minutes, seq_len=config.heal_seq)
+        rep = heal(default, source, train, hc, _log)
         ppl_healed = perplexity(default, held)
-        heal_info = {"minutes": rep.seconds / 60, "steps": rep.steps, "kl_first": rep.kl_first,
-                     "kl_last": rep.kl_last, "ppl": ppl_healed, "ppl_ratio": ppl_healed / ppl_src}
+        heal_info = {"config": asdict(hc), "minutes": rep.seconds / 60, "steps": rep.steps, "kl_first": rep.kl_first,
+                     "kl_last": rep.kl_last, "layer_steps": rep.layer_steps,
+                     "layer_error_first": rep.layer_error_first, "layer_error_last": rep.layer_error_last, "ppl": ppl_healed, "ppl_ratio": ppl_healed / ppl_src}
         _log(f"healed ppl {ppl_healed:.3f}")
 
     decode = decode_rows(source, default, config)

@@ -37,8 +37,10 @@ def test_heal_lowers_heldout_kl_and_ppl_gap():
     train, held = _teacher_text(teacher, 32, 64, 2), _teacher_text(teacher, 6, 64, 3)
     kl0 = heldout_kl(student, teacher, held)
     gap0 = abs(perplexity(student, held) - perplexity(teacher, held))
-    rep = heal(student, teacher, train, HealConfig(minutes=5, max_steps=30, seq_len=64, batch=4, lr=1e-2))
+    rep = heal(student, teacher, train, HealConfig(minutes=5, max_steps=30, seq_len=64, batch=4, lr=3e-2,
+                                                    layer_steps=20))
     assert rep.steps == 30 and rep.kl_last < rep.kl_first
+    assert rep.layer_steps == 20 * len(student.layers) and rep.layer_error_last < rep.layer_error_first
     kl1 = heldout_kl(student, teacher, held)
     assert kl1 < 0.9 * kl0, (kl0, kl1)
     assert abs(perplexity(student, held) - perplexity(teacher, held)) < gap0
@@ -48,7 +50,7 @@ def test_heal_lowers_heldout_kl_and_ppl_gap():
 def test_heal_trains_only_attention_by_default():
     teacher, student = _pair(1)
     before = {k: v.clone() for k, v in student.state_dict().items()}
-    heal(student, teacher, torch.randint(3, 300, (4, 64)), HealConfig(max_steps=2, seq_len=64, batch=2))
+    heal(student, teacher, torch.randint(3, 300, (4, 64)), HealConfig(max_steps=2, seq_len=64, batch=2, layer_steps=2))
     after = student.state_dict()
     moved = {k for k in before if not torch.equal(before[k], after[k])}
     assert moved and all(".self_attn." in k for k in moved)
@@ -65,11 +67,11 @@ def test_heal_cli_writes_a_reloadable_model(tmp_path, capsys):
     tok.save_pretrained(str(tmp_path / "src"))
     student.save_pretrained(tmp_path / "m2la")
     rc = main(["--model", str(tmp_path / "m2la"), "--source", str(tmp_path / "src"), "--minutes", "5",
-               "--max-steps", "3", "--seq-len", "64", "--eval-windows", "1", "--out", str(tmp_path / "healed"),
+               "--max-steps", "3", "--layer-steps", "2", "--seq-len", "64", "--eval-windows", "1", "--out", str(tmp_path / "healed"),
                "--json"])
     assert rc == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["steps"] == 3 and info["ppl_before"] > 1 and info["ppl_after"] > 1
+    assert info["steps"] == 3 and info["layer_steps"] == 2 * len(student.layers) and info["ppl_before"] > 1 and info["ppl_after"] > 1
     assert M2LAForCausalLM.from_pretrained(tmp_path / "healed").config == student.config
 
 

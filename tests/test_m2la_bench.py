@@ -1,0 +1,40 @@
+"""The M2LA benchmark in its reduced CI form, on the real SmolLM2 weights (slow: about three minutes)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+SUMMARY_KEYS = {"kv_compression", "ppl_ratio_one_shot", "ppl_ratio_svd_baseline", "ppl_ratio_healed",
+                "heal_minutes", "decode_speedup_8k"}
+
+
+def test_quick_bench_reports_the_summary_and_heal_helps():
+    from model.assets import AssetError
+    from model.load import smollm2_gguf
+
+    try:
+        smollm2_gguf()
+    except AssetError as e:
+        pytest.skip(str(e))
+    out = subprocess.run([sys.executable, "-m", "model", "bench", "--quick", "--heal-minutes", "1.5",
+                          "--threads", "1", "--json"], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], timeout=850)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    s = result["summary"]
+    assert set(s) == SUMMARY_KEYS
+    assert s["kv_compression"] == 4.0  # r=64 + d_rope=32 against 3 KV heads x 64 x (K and V)
+    # calibration-aware conversion beats the plain weight SVD at the same budget by far, and both
+    # healing stages move the default setting toward the source
+    assert s["ppl_ratio_one_shot"] < s["ppl_ratio_svd_baseline"] / 10
+    assert 1.0 < s["ppl_ratio_healed"] < s["ppl_ratio_one_shot"]
+    heal = result["heal"]
+    assert heal["layer_steps"] >= 30 and heal["steps"] >= 1 and heal["layer_error_last"] < heal["layer_error_first"]
+    assert [row["context"] for row in result["decode"]] == [1024, 8192]
+    assert all(row["transformers_gqa_tps"] > 0 and row["m2la_absorbed_tps"] > 0 for row in result["decode"])
