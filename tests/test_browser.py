@@ -241,6 +241,8 @@ def _click_bar(page: Page, trace_idx: int, bar_idx: int) -> None:
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x - 3, y)  # Plotly reports a click on the point under the hover
     page.mouse.move(x, y)
+    # on a loaded machine the hover can lag the pointer; a click before it lands selects nothing
+    expect(page.locator("#timeline .hoverlayer .hovertext").first).to_be_visible(timeout=10_000)
     page.mouse.click(x, y)
 
 
