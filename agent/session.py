@@ -27,12 +27,10 @@ def resolve_video(library: Any, video_ref: str | int,
     except LibraryError:
         if not path.is_file():
             raise
-        library.index_video(path, progress)
-        return library.find_video(str(path))
+        return library.find_video(library.index_video(path, progress)["video_id"])  # by id: no second hash
     if video.status != "ready":
-        if path.is_file():
-            library.index_video(path, progress)  # resumes an interrupted indexing
-            return library.find_video(str(path))
+        if path.is_file():  # resumes an interrupted indexing
+            return library.find_video(library.index_video(path, progress)["video_id"])
         if video.path and Path(video.path).is_file():
             library.index_video(video.path, progress)
             return library.find_video(video.id)

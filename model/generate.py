@@ -45,7 +45,7 @@ def _position(pos: int, mrope: bool, device: torch.device) -> torch.Tensor:
 def prefill(model: Any, input_ids: torch.Tensor, cache: LatentKVCache,
             positions: torch.Tensor | None = None) -> torch.Tensor:
     """Run the prompt [B, T] through the naive path, filling `cache`; return last-token logits [B, V]."""
-    return model(input_ids, positions, cache=cache, mode="naive")[:, -1].float()
+    return model(input_ids, positions, cache=cache, mode="naive", last_only=True)[:, -1].float()
 
 
 @torch.no_grad()

@@ -92,7 +92,8 @@ class M2LAForCausalLM(nn.Module):
         positions: torch.Tensor | None = None,  # [B, T] or [3, B, T]; None: continue after the cache
         cache: LatentKVCache | None = None,
         mode: Mode = "naive",
-    ) -> torch.Tensor:  # logits [B, T, V] (fp32-upcast is left to the caller)
+        last_only: bool = False,  # logits of the last position only (prefill needs no others)
+    ) -> torch.Tensor:  # logits [B, T, V], or [B, 1, V] with last_only (fp32-upcast is left to the caller)
         if positions is None:
             start = cache.seq_len() if cache is not None else 0
             positions = torch.arange(start, start + input_ids.shape[1], device=input_ids.device)
@@ -100,6 +101,8 @@ class M2LAForCausalLM(nn.Module):
         x = self.embed_tokens(input_ids)  # [B, T, hidden]
         for i, block in enumerate(self.layers):
             x = block(x, positions, cache, i, mode)
+        if last_only:  # the head is a fifth of prefill's work at SmolLM2's 49K vocabulary
+            x = x[:, -1:]
         return self.lm_head(self.norm(x))
 
     def save_pretrained(self, directory: str | Path) -> Path:

@@ -14,16 +14,16 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from ui import timeline, trace
+from ui import askview
 from ui.config import UIConfig
-from ui.fmt import fmt_duration, fmt_time, shorten
+from ui.fmt import fmt_duration, shorten
 from ui.jobs import JobManager, plain_error
 
 log = logging.getLogger(__name__)
@@ -51,11 +51,6 @@ def default_agent_api() -> AgentAPI:
 
     return AgentAPI(run=loop.run, load_session=session.load_session, list_sessions=session.list_sessions,
                     export=export_mod.export, formats=tuple(export_mod.FORMATS))
-
-
-def event_dict(ev: Any) -> dict[str, Any]:
-    """An event (dataclass with to_dict, or already a dict) as a dict."""
-    return ev.to_dict() if hasattr(ev, "to_dict") else dict(ev)
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -326,35 +321,6 @@ class Handlers:
             out.append((f"#{sid} · {shorten(s.get('question', ''), 60)} · {s.get('status', '')}", str(sid)))
         return sorted(out, key=lambda c: -int(c[1]))
 
-    def _evidence(self, events: Sequence[dict[str, Any]]) -> tuple[list[tuple[Any, str]], list[float]]:
-        """Gallery items (image, caption) and the time each one seeks to."""
-        items: list[tuple[Any, str]] = []
-        times: list[float] = []
-        seen: set[str] = set()
-
-        def add(thumb: str | None, t: float, caption: str) -> None:
-            if not thumb or thumb in seen or len(items) >= self.config.gallery_max:
-                return
-            img = self._servable_image(thumb)
-            if img is None:
-                return
-            seen.add(thumb)
-            items.append((img, caption))
-            times.append(float(t))
-
-        for e in events:  # frames the agent verified come first: they are what it looked at
-            if e.get("kind") == "verification" and not e.get("error"):
-                add(e.get("thumb"), e.get("t_s", 0.0),
-                    f"{fmt_time(e.get('t_s'))} · {'+'.join(e.get('methods') or []) or 'verify'} · "
-                    f"{e.get('verdict', 'uncertain')}")
-        for e in events:
-            if e.get("kind") == "tool_result" and not e.get("error"):
-                for c in e.get("clips") or []:
-                    t = c.get("keyframe_s") if c.get("keyframe_s") is not None else c.get("start_s", 0.0)
-                    add(c.get("thumb"), t,
-                        f"{fmt_time(t)} · {'+'.join(c.get('sources') or [])} · retrieved (step {e.get('n')})")
-        return items, times
-
     def _servable_image(self, thumb: str) -> Any:
         """A thumbnail path the page may load, or a PIL copy of a frame saved elsewhere in the data dir."""
         p = Path(thumb)
@@ -373,26 +339,8 @@ class Handlers:
     def _view(self, events: list[dict[str, Any]], duration: float | None, shots: list[dict], running: bool,
               error: str | None = None) -> tuple[Any, ...]:
         """Every output of an ask / replay step, from the events so far."""
-        msgs = trace.to_messages(events, running=running)
-        if error:
-            msgs.append(gr.ChatMessage(content=f"⚠️ {error}", metadata={"title": "The agent stopped",
-                                                                        "status": "done"}))
-        fig = timeline.build_figure(events, duration, shots)
-        answer = next((e for e in reversed(events) if e.get("kind") == "answer"), None)
-        task = next((e for e in events if e.get("kind") == "task"), {})
-        cites = (answer or {}).get("citations") or []
-        chips = gr.update(samples=[[f"▶ {trace.citation_line(c)}"] for c in cites], visible=bool(cites))
-        gallery, times = self._evidence(events)
-        state = {"session_id": task.get("session_id"), "video_id": task.get("video_id"),
-                 "citations": cites, "gallery_times": times}
-        summary = {"session_id": task.get("session_id"), "question": task.get("question"),
-                   "status": (answer or {}).get("status", "running" if running else "failed"),
-                   "answer": (answer or {}).get("text"), "citations": cites, "steps": len(events)}
-        if error:
-            summary["error"] = error
-        answer_md = trace.answer_markdown(answer) if answer else (f"⚠️ {error}" if error else
-                                                                 "*Working…*" if running else "")
-        return msgs, fig, answer_md, chips, gallery, state, summary
+        return askview.build(events, duration, shots, running, error,
+                             image=self._servable_image, gallery_max=self.config.gallery_max)
 
     def ask(self, video_value: Any, question: str) -> Iterator[tuple[Any, ...]]:
         """Run the agent and stream its trace, timeline, answer, chips and evidence at every step."""
@@ -411,7 +359,7 @@ class Handlers:
         try:
             policy = self.policy()
             for ev in self.agent.run(self.library, v.id, question, policy):
-                events.append(event_dict(ev))
+                events.append(askview.event_dict(ev))
                 yield self._view(events, v.duration_s, shots, running=True)
         except Exception as exc:  # noqa: BLE001 - the user sees one line; the log keeps the trace
             log.exception("ask failed")
@@ -438,7 +386,7 @@ class Handlers:
         v = self.store.video(int(s["video_id"])) if s.get("video_id") is not None else None
         duration = v.duration_s if v else None
         shots = self._shots(v.id) if v else []
-        steps = [event_dict(e) for e in s.get("steps") or []]
+        steps = [askview.event_dict(e) for e in s.get("steps") or []]
         delay = self.config.replay_step_s if step_s is None else step_s
         shown: list[dict[str, Any]] = []
         for e in steps:
