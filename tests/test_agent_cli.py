@@ -43,6 +43,7 @@ def test_ask_json_prints_exactly_the_design_object_and_streams_steps(patched: Pa
     assert obj["answer"] == "It is yellow." and obj["question"] == "What colour is the umbrella?"
     assert obj["citations"] == [{"video_id": 1, "start_s": 10.0, "end_s": 14.0,
                                  "confidence": obj["citations"][0]["confidence"], "evidence": [2, 5]}]
+    assert obj["citations"][0]["confidence"] > 0.8  # the verified claim, as in test_loop
     assert [s["kind"] for s in obj["steps"]][0] == "task" and obj["steps"][-1]["kind"] == "answer"
     lines = err.strip().splitlines()
     assert len(lines) == len(obj["steps"]) and lines[0].startswith("[0] task:")

@@ -19,12 +19,14 @@ def indexed(tmp_path_factory: pytest.TempPathFactory):
 
     root = tmp_path_factory.mktemp("e2e")
     truth = make_narrated(root / "media")
+    from memory.weights import WeightsMissing
+
     lib = Library(root / "data")
     try:
         info = lib.index_video(truth.path)
-    except Exception as e:  # noqa: BLE001 - weights not fetched: say so instead of failing obscurely
+    except WeightsMissing as e:  # only missing weights skip; any other failure of the memory fails the test
         lib.close()
-        pytest.skip(f"the memory could not index the fixture here: {e}")
+        pytest.skip(f"the memory's weights are not here: {e}")
     yield lib, info["video_id"], truth
     lib.close()
 
@@ -34,13 +36,14 @@ def policy(indexed):
     import torch
 
     from agent.policy import PolicyError, make_policy
+    from model.assets import AssetError
 
     # One thread: on a shared 2-core machine more threads oversubscribe and decode many times slower.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         yield make_policy("lite", indexed[0])
-    except (PolicyError, FileNotFoundError, OSError) as e:
+    except (PolicyError, AssetError) as e:
         pytest.skip(f"the lite policy's weights are not here: {e}")
     finally:
         torch.set_num_threads(threads)

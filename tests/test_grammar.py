@@ -10,7 +10,8 @@ import torch
 from model.grammar import GrammarError, JsonSchemaProcessor
 from tests.tiny_chat import tiny_llama, tiny_tokenizer
 
-# The shape the agent's policy decodes: one tool call (or the answer) per step.
+# A tool-call-shaped schema (one call or the answer per step) exercising const, anyOf, nested objects
+# and arrays; the agent's own schemas (agent.loop) are decoded by the slow agent end-to-end tests.
 TOOL_CALL = {"anyOf": [
     {"type": "object", "additionalProperties": False, "required": ["tool", "arguments"], "properties": {
         "tool": {"const": "retrieve_clip"},
