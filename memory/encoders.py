@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
-log = logging.getLogger(__name__)
 
 # Names looked up in the Hugging Face cache, best first (CLIP and SigLIP load through transformers).
 KNOWN_HF_MODELS = (

@@ -47,6 +47,7 @@ class _Loaded:
     index: faiss.Index
     checksum: str                 # of the ids, as SQLite had them when loaded
     stat: tuple[int, int]         # (size, mtime_ns) of the file: a file replaced or cut under us is reloaded
+    generation: tuple[int, int] | None  # the database's generation when the ids were last read; None: unknown
 
 
 class VectorIndex:
@@ -80,19 +81,41 @@ class VectorIndex:
                                      [kind, model_id]).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
+    def _generation(self) -> tuple[int, int] | None:
+        """A value that changes whenever the database may have changed since it was last read.
+
+        `PRAGMA data_version` moves when another connection (another process, or another Store in
+        this one) commits; `total_changes` counts this connection's own writes. Inside an open
+        transaction the answer is None: its writes may still be rolled back, which neither undoes.
+        """
+        conn = self.store.db.conn
+        # Read before asking about the transaction: a write that starts in between (another thread
+        # on this connection) then moves total_changes past what is remembered, never behind it.
+        gen = (int(conn.execute("PRAGMA data_version").fetchone()[0]), int(conn.total_changes))
+        return None if conn.in_transaction else gen
+
     def ensure(self, kind: str, model_id: str) -> faiss.Index:
-        """The index of (kind, model_id), loaded from disk when it agrees with SQLite, else rebuilt."""
+        """The index of (kind, model_id), loaded from disk when it agrees with SQLite, else rebuilt.
+
+        Cheap when nothing was written to the database and the file is untouched since the last
+        call; otherwise the ids are read from SQLite again and compared by checksum.
+        """
         with self._lock:
-            want = ids_checksum(self._sqlite_ids(kind, model_id))
             key = (kind, model_id)
             cached = self._cache.get(key)
             path = self.data.index_dir / file_name(kind, model_id)
+            gen = self._generation()
+            if cached is not None and gen is not None and cached.generation == gen \
+                    and _stat(path) == cached.stat:
+                return cached.index
+            want = ids_checksum(self._sqlite_ids(kind, model_id))
             if cached is not None and cached.checksum == want and _stat(path) == cached.stat:
+                cached.generation = gen  # other rows changed, these ids did not
                 return cached.index
             loaded = self._load(kind, model_id, path, want)
             if loaded is None:
                 loaded = self._rebuild(kind, model_id, path)
-            self._cache[key] = _Loaded(loaded, want, _stat(path))
+            self._cache[key] = _Loaded(loaded, want, _stat(path), gen)
             return loaded
 
     def _load(self, kind: str, model_id: str, path: Path, want: str) -> faiss.Index | None:
@@ -151,7 +174,8 @@ class VectorIndex:
                allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Cosine scores [n, k] and ids [n, k] (-1 where fewer exist), optionally among allowed ids."""
         index = self.ensure(kind, model_id)
-        q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)  # [n, dim]
+        # A copy: normalize_L2 works in place, and the caller's vector may be shared (see search.shared).
+        q = np.array(np.atleast_2d(queries), dtype=np.float32, order="C", copy=True)  # [n, dim]
         if index.ntotal == 0 or k < 1:
             return np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64)
         if q.shape[1] != index.d:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from difflib import SequenceMatcher
@@ -101,10 +102,41 @@ _WORDY = re.compile(r"[^\W_]{2,}|\d")  # a line needs a real word or a number, n
 Box = tuple[int, int, int, int]  # left, top, right, bottom in the prepared image's pixels
 
 
+class _TesseractEnv(Mapping[str, str]):
+    """Our process's environment as it is now, plus OMP_THREAD_LIMIT=1 (unless the user set one)."""
+
+    def _merged(self) -> dict[str, str]:
+        return {"OMP_THREAD_LIMIT": "1", **os.environ}
+
+    def __getitem__(self, key: str) -> str:
+        return self._merged()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._merged())
+
+    def __len__(self) -> int:
+        return len(self._merged())
+
+
+def _one_thread_tesseract() -> None:
+    """One OpenMP thread per tesseract process (several processes use the cores better than one).
+
+    Only tesseract's environment gets the limit. Setting it in os.environ would reach every process
+    started later (index workers) and any OpenMP runtime that starts later in this one: with it,
+    faster-whisper transcribed nothing (0 segments) for every video indexed after an OCR pass.
+    pytesseract passes its module-level `environ` to Popen, so that name gets the overlay.
+    """
+    import pytesseract.pytesseract as pt
+
+    if not isinstance(getattr(pt, "environ", None), _TesseractEnv):
+        pt.environ = _TesseractEnv()
+
+
 def _lines(img: Image.Image, config: OcrConfig, invert: bool = True) -> list[tuple[Box, str, float]]:
     """(box, text, confidence 0..1) of the lines tesseract reads in one prepared image."""
     import pytesseract
 
+    _one_thread_tesseract()
     # A top-hat image is always dark on white: skip tesseract's second, inverted try at weak lines.
     opts = f"--psm {config.psm}" + ("" if invert else " -c tessedit_do_invert=0")
     data = pytesseract.image_to_data(img, lang=config.lang, config=opts, output_type=pytesseract.Output.DICT)
@@ -171,7 +203,7 @@ class _Shot:
 def _shots(ctx: Any) -> list[_Shot]:
     """The video's shots and their keyframe times; one shot for the whole video when there are none."""
     duration = float(ctx.facts.get("duration_s") or 0.0) or float("inf")
-    store = ctx.open_store() if hasattr(ctx, "open_store") else Store(Path(ctx.data_root) / "library.db")
+    store = ctx.open_store()
     try:
         shots = list(store.db.query("SELECT id, start_s, end_s FROM shots WHERE video_id = ? ORDER BY start_s",
                                     [ctx.video_id]))
@@ -197,8 +229,6 @@ def scan(path: str, shots: list[_Shot], config: OcrConfig = OcrConfig(),
          progress: Any = None, duration_s: float | None = None) -> tuple[list[_Read], dict[str, int]]:
     """Decode once, choose the frames to read, and read them (tesseract runs beside the decoder)."""
     workers = config.workers or (os.cpu_count() or 1)
-    # One OpenMP thread per tesseract process: several processes use the cores better than one.
-    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     reads: list[_Read] = []
     futures: list[Future] = []
     samples = 0

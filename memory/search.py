@@ -7,10 +7,10 @@ the speech, OCR and full-text channels register themselves from `memory.text_sea
 from __future__ import annotations
 
 import importlib
-import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from memory.types import Clip
 if TYPE_CHECKING:
     from memory.library import Library
 
-log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,23 @@ def _load_plugins() -> None:
                 raise
 
 
-def channels() -> list[str]:
-    """The names of the registered channels."""
-    _load_plugins()
-    return list(_REGISTRY)
+# Values that several channels of one search need (the query's text vector): see `shared()`.
+_per_search: ContextVar[dict[Hashable, Any] | None] = ContextVar("citeclip_search_shared", default=None)
+
+
+def shared(key: Hashable, make: Callable[[], T]) -> T:
+    """A value the channels of the running search share: `make()` runs for the first channel that asks.
+
+    Channels keep the registry's signature, so a value they have in common (the speech and OCR
+    channels embed the same query with the same model) is handed over here rather than computed
+    once per channel. Outside `search()` (a channel called on its own) it is simply made.
+    """
+    memo = _per_search.get()
+    if memo is None:
+        return make()
+    if key not in memo:
+        memo[key] = make()
+    return memo[key]
 
 
 @dataclass
@@ -165,11 +178,15 @@ def search(library: "Library", video_id: int, query: str, k: int = 5, start_s: f
         raise ValueError(f"unknown search channel(s): {', '.join(unknown)} (known: {', '.join(_REGISTRY)})")
     want = max(config.min_channel_k, config.per_channel * k)
     ranked: dict[str, list[ChannelHit]] = {}
-    for name in names:
-        hits = _REGISTRY[name](library, video_id, query, want, start_s, end_s)
-        hits = [h for h in hits if _in_range(h, start_s, end_s)]
-        if hits:
-            ranked[name] = hits
+    token = _per_search.set({})
+    try:
+        for name in names:
+            hits = _REGISTRY[name](library, video_id, query, want, start_s, end_s)
+            hits = [h for h in hits if _in_range(h, start_s, end_s)]
+            if hits:
+                ranked[name] = hits
+    finally:
+        _per_search.reset(token)
     clips = fuse(ranked, video_id, k, config)
     return [_with_shot_thumb(library, c) for c in clips]
 
@@ -204,32 +221,32 @@ def image_channel(library: "Library", video_id: int, query: str, k: int,
     enc = library.image_encoder()
     if enc is None:
         return []
-    sql = ("SELECT v.id FROM vectors v JOIN frames f ON f.id = v.ref_id JOIN shots s ON s.id = f.shot_id "
+    # The candidates' shot and frame come with the ids in one query, so that ranking costs no
+    # further query per hit (a video has a few keyframes per shot: these rows stay small).
+    sql = ("SELECT v.id, s.id, s.start_s, s.end_s, f.t_s, f.thumb FROM vectors v "
+           "JOIN frames f ON f.id = v.ref_id JOIN shots s ON s.id = f.shot_id "
            "WHERE v.kind = 'image' AND v.model_id = ? AND v.video_id = ?")
     args: list[Any] = [enc.model_id, video_id]
     if start_s is not None:
         sql, args = sql + " AND s.end_s >= ?", args + [start_s]
     if end_s is not None:
         sql, args = sql + " AND s.start_s <= ?", args + [end_s]
-    allowed = np.array([r[0] for r in library.store.db.execute(sql, args).fetchall()], dtype=np.int64)
-    if allowed.size == 0:
+    by_id = {r[0]: r for r in library.store.db.execute(sql, args).fetchall()}
+    if not by_id:
         return []
+    allowed = np.array(list(by_id), dtype=np.int64)
     q = enc.encode_texts([query])  # [1, dim], L2-normalised
     scores, ids = library.index.search("image", enc.model_id, q, min(len(allowed), k * 3), allowed)
     hits: list[ChannelHit] = []
     seen_shots: set[int] = set()
     for vid, score in zip(ids[0].tolist(), scores[0].tolist()):
-        if vid < 0:
-            continue
-        row = next(library.store.db.query(
-            "SELECT s.id AS shot_id, s.start_s, s.end_s, f.t_s, f.thumb FROM vectors v "
-            "JOIN frames f ON f.id = v.ref_id JOIN shots s ON s.id = f.shot_id WHERE v.id = ?", [vid]), None)
-        if row is None or row["shot_id"] in seen_shots:
+        row = by_id.get(vid)  # None for FAISS's -1 padding
+        if row is None or row[1] in seen_shots:
             continue  # one hit per shot: its best frame
-        seen_shots.add(row["shot_id"])
-        hits.append(ChannelHit(start_s=row["start_s"], end_s=row["end_s"], score=float(score),
-                               thumb=str(library.data.root / row["thumb"]) if row["thumb"] else None,
-                               keyframe_s=row["t_s"]))
+        _, shot_id, shot_start, shot_end, t_s, thumb = row
+        seen_shots.add(shot_id)
+        hits.append(ChannelHit(start_s=shot_start, end_s=shot_end, score=float(score),
+                               thumb=str(library.data.root / thumb) if thumb else None, keyframe_s=t_s))
         if len(hits) >= k:
             break
     return hits

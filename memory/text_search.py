@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from memory.search import ChannelHit, register_channel
+from memory.search import ChannelHit, register_channel, shared
 from memory.text_vectors import MODEL_ID, embed
 
 if TYPE_CHECKING:
@@ -70,7 +70,9 @@ def _vector_channel(kind: str) -> Any:
         if not rows:
             return []
         by_id = {r[0]: r for r in rows}
-        q = embed([query], library.data.models_dir)  # [1, 384]
+        # Speech and OCR share the query's vector: one MiniLM pass per search, not one per channel.
+        q = shared(("text_query", MODEL_ID, query),
+                   lambda: embed([query], library.data.models_dir))  # [1, 384]
         allowed = np.array(list(by_id), dtype=np.int64)
         scores, ids = library.index.search(kind, MODEL_ID, q, min(k, len(allowed)), allowed)
         hits = []
@@ -106,10 +108,10 @@ def fts_query(text: str) -> str | None:
 def fts_channel(library: "Library", video_id: int, query: str, k: int, start_s: float | None,
                 end_s: float | None) -> list[ChannelHit]:
     """Speech segments and OCR lines that contain the query's words, ranked by BM25 over both."""
-    terms = _terms(query)
-    if not terms:
+    match = fts_query(query)
+    if match is None:
         return []
-    match = " OR ".join(_quote(t) for t in terms)
+    terms = _terms(query)
     need = max(1, math.ceil(CONFIG.fts_min_coverage * len(terms)))
     db = library.store.db
     hits: list[tuple[float, ChannelHit]] = []

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
 import faiss
 import numpy as np
@@ -90,3 +91,66 @@ def test_one_file_per_kind_and_model(data_dir, fresh_db: Store) -> None:
     files = sorted(p.name for p in data_dir.index_dir.glob("*.faiss"))
     assert files == sorted([file_name("image", "m1"), file_name("image", "other/model"), file_name("speech", "m1")])
     assert vi.ensure("image", "other/model").d == 4
+
+
+def _vector_reads(store: Store) -> tuple[list[str], Callable[[], None]]:
+    """Record the statements that read every id of a vector space (what `ensure` does on a change)."""
+    seen: list[str] = []
+
+    def trace(sql: str) -> None:
+        if sql.startswith("SELECT id FROM vectors"):
+            seen.append(sql)
+
+    store.db.conn.set_trace_callback(trace)
+    return seen, lambda: store.db.conn.set_trace_callback(None)
+
+
+def test_unchanged_database_is_not_read_again(data_dir, fresh_db: Store) -> None:
+    ids, vecs = _add(fresh_db, 30)
+    vi = VectorIndex(data_dir, fresh_db)
+    first = vi.search("image", "m1", vecs[:3], k=4)
+    reads, stop = _vector_reads(fresh_db)
+    try:
+        again = [vi.search("image", "m1", vecs[:3], k=4) for _ in range(5)]
+        # A write elsewhere in the database (not to this space) costs one re-read, then none.
+        with fresh_db.atomic():
+            fresh_db.update_video(fresh_db.videos()[0].id, title="renamed")
+        vi.search("image", "m1", vecs[:3], k=4)
+        vi.search("image", "m1", vecs[:3], k=4)
+    finally:
+        stop()
+    assert len(reads) == 1 and vi.rebuilds == 1
+    for scores, got in again:
+        assert np.array_equal(got, first[1]) and np.allclose(scores, first[0])
+
+
+@pytest.mark.parametrize("writer", ["same connection", "another connection"])
+def test_vectors_added_after_a_search_are_found(data_dir, fresh_db: Store, writer: str) -> None:
+    ids, vecs = _add(fresh_db, 10)
+    vi = VectorIndex(data_dir, fresh_db)
+    assert set(vi.search("image", "m1", vecs[:1], k=20)[1][0].tolist()) == set(ids)
+    # Another connection stands for another process (the indexer's worker, a second app).
+    other = Store(data_dir.db_path) if writer == "another connection" else fresh_db
+    try:
+        more, more_vecs = _add(other, 5, seed=1)
+    finally:
+        if other is not fresh_db:
+            other.close()
+    scores, got = vi.search("image", "m1", more_vecs[:2], k=20)
+    assert got[:, 0].tolist() == more[:2] and scores[:, 0] == pytest.approx([1.0, 1.0], abs=1e-5)
+    assert set(got[0].tolist()) == set(ids) | set(more)
+
+
+def test_rolled_back_vectors_are_not_served(data_dir, fresh_db: Store) -> None:
+    ids, vecs = _add(fresh_db, 10)
+    vi = VectorIndex(data_dir, fresh_db)
+    vi.search("image", "m1", vecs[:1], k=5)
+    extra = np.eye(8, dtype=np.float32)[:2]
+    with pytest.raises(RuntimeError), fresh_db.atomic():
+        new = fresh_db.add_vectors(fresh_db.videos()[0].id, "image", "m1", [100, 101], extra)
+        # This connection sees its own uncommitted rows, and so does a search through it ...
+        assert vi.search("image", "m1", extra, k=1)[1][:, 0].tolist() == new
+        raise RuntimeError("roll back")
+    # ... which must not outlive the rollback.
+    _, got = vi.search("image", "m1", extra, k=20)
+    assert set(got[0].tolist()) == set(ids)

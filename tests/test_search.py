@@ -2,16 +2,20 @@
 (plumbing: ids, time ranges, identical vectors first, same results after a FAISS rebuild)."""
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from memory import search as search_mod
+from memory import text_search
+from memory.datadir import DataDir
 from memory.index import file_name
 from memory.indexer import IndexerConfig
 from memory.library import Library, LibraryConfig, LibraryError
-from memory.search import ChannelHit, SearchConfig, fuse, register_channel
+from memory.search import ChannelHit, SearchConfig, fuse
+from memory.text_vectors import MODEL_ID
 from tests.fixtures import synth
 from tests.fixtures.tiny_clip import save_tiny_clip
 
@@ -137,3 +141,111 @@ def test_without_weights_search_has_no_image_hits(tmp_path: Path) -> None:
         assert lib.image_encoder() is None
         assert lib.search(out["video_id"], "red", channels=["image"]) == []
         assert lib.store.db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 0
+
+
+def _image_hits_one_query_per_hit(lib: Library, video_id: int, query: str, k: int, start_s: float | None,
+                                  end_s: float | None) -> list[ChannelHit]:
+    """The image channel as it was before its hits were read in one query: the reference it must match."""
+    enc = lib.image_encoder()
+    sql = ("SELECT v.id FROM vectors v JOIN frames f ON f.id = v.ref_id JOIN shots s ON s.id = f.shot_id "
+           "WHERE v.kind = 'image' AND v.model_id = ? AND v.video_id = ?")
+    args: list = [enc.model_id, video_id]
+    if start_s is not None:
+        sql, args = sql + " AND s.end_s >= ?", args + [start_s]
+    if end_s is not None:
+        sql, args = sql + " AND s.start_s <= ?", args + [end_s]
+    allowed = np.array([r[0] for r in lib.store.db.execute(sql, args).fetchall()], dtype=np.int64)
+    scores, ids = lib.index.search("image", enc.model_id, enc.encode_texts([query]), min(len(allowed), k * 3),
+                                   allowed)
+    hits, seen = [], set()
+    for vid, score in zip(ids[0].tolist(), scores[0].tolist()):
+        row = next(lib.store.db.query(
+            "SELECT s.id AS shot_id, s.start_s, s.end_s, f.t_s, f.thumb FROM vectors v "
+            "JOIN frames f ON f.id = v.ref_id JOIN shots s ON s.id = f.shot_id WHERE v.id = ?", [vid]), None)
+        if vid < 0 or row is None or row["shot_id"] in seen:
+            continue
+        seen.add(row["shot_id"])
+        hits.append(ChannelHit(row["start_s"], row["end_s"], float(score),
+                               thumb=str(lib.data.root / row["thumb"]) if row["thumb"] else None,
+                               keyframe_s=row["t_s"]))
+        if len(hits) >= k:
+            break
+    return hits
+
+
+@pytest.mark.parametrize("query, start_s, end_s, k", [
+    ("a red square", None, None, 20), ("anything", 3.0, 7.0, 20), ("blue", None, None, 2)])
+def test_image_channel_reads_its_hits_in_one_query(indexed, query: str, start_s, end_s, k: int) -> None:
+    lib, out, _, _ = indexed
+    vid = out["video_id"]
+    expected = _image_hits_one_query_per_hit(lib, vid, query, k, start_s, end_s)
+    statements: list[str] = []
+    lib.store.db.conn.set_trace_callback(statements.append)
+    try:
+        hits = search_mod.image_channel(lib, vid, query, k, start_s, end_s)
+    finally:
+        lib.store.db.conn.set_trace_callback(None)
+    assert hits == expected  # the same hits, in the same order
+    assert len(hits) >= 2  # several of them, and still ...
+    assert sum("JOIN frames" in sql for sql in statements) == 1  # ... one query for all of them
+
+
+def _fake_embed(texts: list[str], models_dir=None, config=None) -> np.ndarray:
+    """Stands in for MiniLM: a fixed random unit vector per text, so equal texts score 1."""
+    out = np.stack([np.random.default_rng(zlib.crc32(t.encode())).normal(size=384) for t in texts])
+    return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture
+def text_library(data_dir: DataDir):
+    """A ready video with one speech segment and one OCR line saying the same thing, and their vectors."""
+    lib = Library(data_dir, image_encoder=None)
+    vid = lib.store.add_video("e" * 64, "t", "/x", 1).id
+    said = "the red door opens slowly"
+    with lib.store.atomic() as db:
+        for kind, span in (("speech", (1.0, 3.0)), ("ocr", (1.5, 2.5)), ("speech", (9.0, 11.0))):
+            text = said if span[0] < 5 else "a dog runs in the park"
+            ref = db.execute(f"INSERT INTO {kind} (video_id, start_s, end_s, text) VALUES (?, ?, ?, ?)",
+                             [vid, *span, text]).lastrowid
+            lib.store.add_vectors(vid, kind, MODEL_ID, [ref], _fake_embed([text]))
+    lib.store.update_video(vid, status="ready")
+    yield lib, vid, said
+    lib.close()
+
+
+def test_one_search_embeds_the_query_once(text_library, monkeypatch: pytest.MonkeyPatch) -> None:
+    lib, vid, said = text_library
+    calls: list[list[str]] = []
+
+    def counting_embed(texts, models_dir=None, config=None):
+        calls.append(list(texts))
+        return _fake_embed(texts)
+
+    monkeypatch.setattr(text_search, "embed", counting_embed)
+    clips = lib.search(vid, said, k=3)
+    # Both vector channels used the one vector: each found its own row with it.
+    assert {"speech", "ocr"} <= set(clips[0].sources) and (clips[0].start_s, clips[0].end_s) == (1.0, 3.0)
+    assert calls == [[said]]
+    # The vector lives as long as its search: the next search embeds its own query again.
+    lib.search(vid, said, k=3)
+    lib.search(vid, "a dog runs in the park", k=3, channels=["speech"])
+    assert calls == [[said], [said], ["a dog runs in the park"]]
+    # A channel called on its own (outside a search) embeds for itself.
+    assert text_search.ocr_channel(lib, vid, said, 5, None, None)[0].score == pytest.approx(1.0, abs=1e-5)
+    assert len(calls) == 4
+
+
+def test_fts_channel_matches_with_fts_query(text_library, monkeypatch: pytest.MonkeyPatch) -> None:
+    lib, vid, said = text_library
+    built: list[str | None] = []
+    original = text_search.fts_query
+
+    def recording_fts_query(text: str) -> str | None:
+        built.append(original(text))
+        return built[-1]
+
+    monkeypatch.setattr(text_search, "fts_query", recording_fts_query)
+    hits = text_search.fts_channel(lib, vid, "Red DOOR?", 5, None, None)
+    assert built == ['"red" OR "door"']
+    assert sorted((h.start_s, h.end_s) for h in hits) == [(1.0, 3.0), (1.5, 2.5)]
+    assert text_search.fts_channel(lib, vid, "the of and", 5, None, None) == [] and built[-1] is None
