@@ -59,6 +59,17 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+@pytest.fixture(scope="session")
+def narrated(tmp_path_factory: pytest.TempPathFactory):
+    """The narrated fixture video and its truth (tests/fixtures/narrated.py), built once per test session.
+
+    Shared by every module: read it, index it, never change or move it. A test that hands the file to
+    something that may take it over (the app's uploads, a delete) works on `narrated.copy_to(dir)`.
+    """
+    from tests.fixtures.narrated import make_narrated
+    return make_narrated(tmp_path_factory.mktemp("narrated"))
+
+
 @pytest.fixture
 def library(data_dir: DataDir):
     """A Library on the fresh data dir (image encoder "auto": none unless weights are present)."""

@@ -13,12 +13,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory: pytest.TempPathFactory):
+def indexed(tmp_path_factory: pytest.TempPathFactory, narrated):
     from memory.library import Library
-    from tests.fixtures.narrated import make_narrated
 
     root = tmp_path_factory.mktemp("e2e")
-    truth = make_narrated(root / "media")
+    truth = narrated  # the session's video: indexing only reads it
     from memory.weights import WeightsMissing
 
     lib = Library(root / "data")

@@ -17,7 +17,6 @@ from gradio_client import Client, handle_file
 
 from agent.policy import ScriptedPolicy
 from memory.library import Library
-from tests.fixtures.narrated import make_narrated
 from tests.ui_app import start
 
 
@@ -31,9 +30,9 @@ def _script(query: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory):
+def session(tmp_path_factory, narrated):
     tmp = tmp_path_factory.mktemp("client")
-    truth = make_narrated(tmp / "fx")
+    truth = narrated.copy_to(tmp / "fx")  # the app uploads it: a copy of the session's video
     library = Library(tmp / "data", image_encoder=None)
     query = truth.queries[2].text  # an exact name spoken and shown in scene 0 ("Lisbon")
     r = start(library, lambda: ScriptedPolicy(_script(query)))

@@ -25,7 +25,6 @@ from agent import session as agent_session  # noqa: E402
 from agent.loop import run as agent_run  # noqa: E402
 from agent.policy import ScriptedPolicy  # noqa: E402
 from memory.library import Library  # noqa: E402
-from tests.fixtures.narrated import make_narrated  # noqa: E402
 from tests.ui_app import start  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -77,9 +76,9 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
+def app(tmp_path_factory, narrated):
     tmp = tmp_path_factory.mktemp("browser")
-    truth = make_narrated(tmp / "fx")
+    truth = narrated.copy_to(tmp / "fx")  # the page uploads, links and deletes it: a copy of the session's video
     query = truth.queries[2].text  # an exact name spoken and shown in scene 0 ("Lisbon")
     library = Library(tmp / "data", image_encoder=None)
     r = start(library, lambda: PacedScript(query, STEP_PAUSE_S), replay_step_s=0.05)  # the real agent

@@ -1,6 +1,7 @@
 """On-screen text: tesseract on prepared frames, frame choice within shots, merged spans, the stage's rows."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 from memory import ocr
 from memory.ocr import OcrConfig, _Read, _Shot, merge_lines, read_text, scan
 from memory.store import Store
-from tests.fixtures.narrated import FONT, Narrated, make_narrated
+from tests.fixtures.narrated import FONT, Narrated
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -64,6 +65,28 @@ def test_read_text_drops_what_it_cannot_read_confidently() -> None:
     assert read_text(Image.new("RGB", (640, 360), (30, 120, 60))) == []
 
 
+def test_tesseract_alone_gets_one_omp_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The limit once went into os.environ, reached the index workers started later, and their
+    # faster-whisper then transcribed nothing. Only tesseract's own processes may get it.
+    import shutil
+
+    import pytesseract
+
+    monkeypatch.delenv("OMP_THREAD_LIMIT", raising=False)
+    seen = tmp_path / "seen.txt"
+    spy = tmp_path / "tesseract"
+    spy.write_text(f'#!/bin/sh\necho "${{OMP_THREAD_LIMIT:-unset}}" >> {seen}\nexec {shutil.which("tesseract")} "$@"\n')
+    spy.chmod(0o755)
+    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", str(spy))
+    lines = read_text(_card("SUNDAY MORNING", 60, 1280, 720, (245, 245, 245), "dark"))
+    assert lines and "SUNDAY" in lines[0][0].upper()  # tesseract really ran through the spy
+    assert set(seen.read_text().split()) == {"1"}
+    assert "OMP_THREAD_LIMIT" not in os.environ
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "3")  # a user's own setting wins
+    read_text(_card("SUNDAY MORNING", 60, 1280, 720, (245, 245, 245), "dark"))
+    assert seen.read_text().split()[-1] == "3"
+
+
 def test_merge_lines_joins_consecutive_identical_lines_into_one_span() -> None:
     reads = [
         _Read(0.0, 1.0, 0, [("Quarterly Budget", 0.95)]),
@@ -77,11 +100,6 @@ def test_merge_lines_joins_consecutive_identical_lines_into_one_span() -> None:
     assert got == [("Quarterly Budgel", 0.0, 5.0), ("Slide 2", 2.0, 3.0), ("Travel Costs", 6.0, 7.0),
                    ("Quarterly Budget", 8.0, 9.0)]
     assert spans[0]["conf"] == 0.97  # the best reading is kept
-
-
-@pytest.fixture(scope="module")
-def narrated(tmp_path_factory: pytest.TempPathFactory) -> Narrated:
-    return make_narrated(tmp_path_factory.mktemp("narrated"))
 
 
 def test_every_screen_line_of_the_fixture_is_read_with_its_span(narrated: Narrated) -> None:

@@ -12,14 +12,9 @@ from bench.retrieval import wer
 from memory import speech
 from memory.speech import SpeechConfig, transcribe
 from memory.store import Store
-from tests.fixtures.narrated import Narrated, make_narrated, make_silent
+from tests.fixtures.narrated import Narrated, make_silent
 
 pytestmark = pytest.mark.timeout(600)
-
-
-@pytest.fixture(scope="module")
-def narrated(tmp_path_factory: pytest.TempPathFactory) -> Narrated:
-    return make_narrated(tmp_path_factory.mktemp("narrated"))
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,15 @@ from memory.index import file_name
 from memory.library import Library
 from memory.text_search import fts_query
 from memory.text_vectors import MODEL_ID
-from tests.fixtures.narrated import Narrated, make_narrated
+from tests.fixtures.narrated import Narrated
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory: pytest.TempPathFactory):
+def indexed(tmp_path_factory: pytest.TempPathFactory, narrated: Narrated):
     root = tmp_path_factory.mktemp("text_search")
-    truth = make_narrated(root / "fixture")
+    truth = narrated  # the session's video: indexing only reads it
     lib = Library(root / "data", image_encoder=None)
     out = lib.index_video(truth.path)
     yield lib, out, truth
