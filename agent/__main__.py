@@ -14,6 +14,7 @@ from typing import Any
 
 from agent import prompts
 from agent.context import Event
+from agent.errors import is_user_error
 
 
 def describe(e: Event) -> str:
@@ -122,19 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the CLI contract: one line, non-zero exit
-        if _ours(exc):
-            raise
+        if not is_user_error(exc):
+            raise  # our own bug: it keeps its traceback
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"error: {msg}", file=sys.stderr)
         return 1
-
-
-def _ours(exc: BaseException) -> bool:
-    """True for our own bugs (they keep their traceback); user-facing errors are one line."""
-    names = {"LibraryError", "PolicyError", "ExportError", "SessionError", "StoreError", "AssetError",
-             "ValueError", "FileNotFoundError", "EncoderUnavailable", "WeightsMissing", "DecodeError",
-             "IndexingError"}
-    return not any(cls.__name__ in names for cls in type(exc).__mro__)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,6 @@ class Hypothesis:
     verified: list[int] = field(default_factory=list)    # steps of verifications with verdict "supported"
     checked: list[int] = field(default_factory=list)     # steps of every verification of it
     aliases: list[str] = field(default_factory=list)     # other refs that named the same moment
-    evidence_text: str = ""        # what the supporting verification saw
 
     @property
     def confidence(self) -> float:
@@ -91,8 +90,8 @@ class Beliefs:
                 end_s=float(clip["end_s"]), snippet=clip.get("snippet") or "", logit=prior,
                 supporting=[step]))
 
-    def add_verification(self, step: int, ref: str | None, t_s: float, video_id: int, verdict: str,
-                         evidence: str = "") -> Hypothesis | None:
+    def add_verification(self, step: int, ref: str | None, t_s: float, video_id: int, verdict: str
+                         ) -> Hypothesis | None:
         """A verify_frame verdict about a clip ref (or the hypothesis whose span holds t_s)."""
         h = self.by_ref(ref) if ref else next(
             (x for x in self.hypotheses if x.video_id == video_id and x.start_s <= t_s <= x.end_s), None)
@@ -104,7 +103,6 @@ class Beliefs:
             h.logit += c.support_logit
             h.supporting.append(step)
             h.verified.append(step)
-            h.evidence_text = h.evidence_text or evidence
         elif verdict == "refuted":
             h.logit += c.refute_logit
             h.refuting.append(step)

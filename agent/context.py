@@ -219,9 +219,6 @@ class Context:
         self.events.append(event)
         return event
 
-    def of_kind(self, kind: str) -> list[Event]:
-        return [e for e in self.events if e.kind == kind]
-
     def to_messages(self, system: str, footer: str | None = None) -> list[dict[str, str]]:
         """The prompt: system, then every event, older ones summarised until it fits the budget.
 

@@ -290,7 +290,7 @@ class _Run:
                                               evidence=v.evidence, thumb=v.thumb, ref=v.ref, scores=v.scores,
                                               call=call.n, started=t, spans=[v.span]))
             yield res
-            self.beliefs.add_verification(res.n, v.ref, v.t_s, self.video.id, v.verdict, v.evidence)
+            self.beliefs.add_verification(res.n, v.ref, v.t_s, self.video.id, v.verdict)
         yield self.emit(BeliefEvent(hypotheses=self.beliefs.to_dicts(),
                                     spans=[(h.start_s, h.end_s) for h in self.beliefs.ranked()[:8]]))
         return res

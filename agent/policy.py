@@ -12,6 +12,7 @@ choices at each step; open policies may call any tool with any arguments.
 from __future__ import annotations
 
 import base64
+import inspect
 import io
 import json
 import os
@@ -121,6 +122,15 @@ class ScriptedPolicy:
         return approx_tokens(text)
 
 
+def _takes_images(fn: Callable[..., Any] | None) -> bool:
+    """True when `fn` has an `images` parameter (or takes **kwargs)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: assume the narrowest
+        return False
+    return any(p.name == "images" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
 class LocalPolicy:
     """The local chat model (M2LA), decoding every action under the step's JSON schema."""
 
@@ -128,7 +138,11 @@ class LocalPolicy:
         self.model = model              # model.chat.ChatModel: complete(...), complete_json(...)
         self.narrow = narrow
         self.name = name
-        self.sees_images = bool(getattr(model, "sees_images", False))
+        # Seeing images takes both the flag and a `complete_json(..., images=...)` to send them through:
+        # model.chat.ChatModel is text-only, and a model that claimed vision without that parameter would
+        # fail every verify_frame with a TypeError instead of falling back to the other methods.
+        self.sees_images = (bool(getattr(model, "sees_images", False))
+                            and _takes_images(getattr(model, "complete_json", None)))
 
     def count_tokens(self, text: str) -> int:
         tok = getattr(self.model, "tokenizer", None)
@@ -146,6 +160,7 @@ class LocalPolicy:
         return Decision(action, raw, prompt_tokens + self.count_tokens(raw))
 
     def judge(self, images: Sequence[Any], claim: str) -> tuple[str, str]:
+        """The model's (yes | no | unsure, reason) on `claim` given the frames; PolicyError when text-only."""
         if not self.sees_images:
             raise PolicyError(f"{self.name} does not see images")
         messages = [{"role": "user", "content": prompts.VLM_JUDGE.format(claim=claim)}]
@@ -244,9 +259,10 @@ class OpenAIPolicy:
 
 
 def make_policy(profile: str = "lite", library: Any = None, **kw: Any) -> Any:
-    """The policy of a profile: lite | full | auto (local model), openai (endpoint), scripted (tests)."""
-    if profile == "scripted":
-        return ScriptedPolicy(kw.get("script", []), narrow=bool(kw.get("narrow", False)))
+    """The policy of a profile: lite | full | auto (local model), openai (endpoint).
+
+    Tests build a `ScriptedPolicy` directly.
+    """
     if profile == "openai":
         return OpenAIPolicy.from_env()
     if profile not in ("lite", "full", "auto"):

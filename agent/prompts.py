@@ -32,7 +32,6 @@ STEP_ANSWER = "Step {n}. Choose the verified clip that answers: {question}. Writ
 VLM_JUDGE = ("Look at the image. Claim: {claim}\nIs the claim true for this image? Reply with JSON: "
              '{{"verdict": "yes" | "no" | "unsure", "reason": "..."}}')
 
-ANSWER_FROM_EVIDENCE = "{lead} {quotes}"
 NOT_FOUND = "I found no evidence in this video that answers the question."
 UNVERIFIED_PREFIX = "Unverified (budget reached before verification):"
 
@@ -69,9 +68,3 @@ def clip_line(c: dict[str, Any]) -> str:
     sources = ",".join(c.get("sources") or []) or "?"
     snippet = as_data("snippet", c.get("snippet") or "", limit=200) if c.get("snippet") else "(no text)"
     return f"  {c.get('ref')} {fmt_span(c['start_s'], c['end_s'])} score {c.get('score', 0):.3f} [{sources}] {snippet}"
-
-
-def answer_text(lead: str, quotes: list[str]) -> str:
-    """The answer sentence: the policy's words plus the verified evidence it rests on (quoted)."""
-    q = " ".join(quotes)
-    return ANSWER_FROM_EVIDENCE.format(lead=lead.strip(), quotes=q).strip()

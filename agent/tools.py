@@ -95,7 +95,6 @@ class Verdict:
     methods: list[str]                 # vlm / clip / ocr / transcript actually used
     evidence: str                      # one line per method (video text inside)
     t_s: float                         # the first frame looked at
-    times: list[float]                 # every frame looked at
     ref: str | None                    # the clip ref, when a clip was verified
     span: tuple[float, float]          # the span judged
     thumb: str | None                  # absolute path of the saved frame
@@ -303,7 +302,7 @@ class ToolBox:
 
         verdict = "supported" if support and not refute else "refuted" if refute and not support else "uncertain"
         return Verdict(verdict=verdict, methods=methods, evidence="\n".join(lines), t_s=times[0] if times else 0.0,
-                       times=times, ref=ref, span=span, thumb=thumb, scores=scores)
+                       ref=ref, span=span, thumb=thumb, scores=scores)
 
     def _has_speech(self) -> bool:
         return bool(self.library.transcript(self.video_id, None, None)[:1])

@@ -74,3 +74,20 @@ def test_errors_are_one_line(tmp_path: Path, args, message: str) -> None:
 def test_unknown_format_is_refused_by_the_parser(tmp_path: Path) -> None:
     p = _run("export", "1", "--format", "docx", data=tmp_path / "d")
     assert p.returncode == 2 and "invalid choice" in p.stderr
+
+
+def test_user_errors_print_one_line_and_bugs_keep_their_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys) -> None:
+    weights_missing = type("WeightsMissing", (RuntimeError,), {})  # memory's, without importing it
+
+    def fail(exc: BaseException):
+        def verb(_a) -> int:
+            raise exc
+        return verb
+
+    monkeypatch.setattr(cli, "_sessions", fail(weights_missing("no lite weights\nrun: python -m model fetch")))
+    assert cli.main(["sessions"]) == 1
+    assert capsys.readouterr().err == "error: no lite weights\n"
+    monkeypatch.setattr(cli, "_sessions", fail(RuntimeError("a bug of ours")))
+    with pytest.raises(RuntimeError, match="a bug of ours"):
+        cli.main(["sessions"])

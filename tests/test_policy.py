@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from agent.loop import open_schema
-from agent.policy import LocalPolicy, OpenAIPolicy, PolicyError, ScriptedPolicy, make_policy, parse_json
+from agent.policy import (VERDICT_SCHEMA, LocalPolicy, OpenAIPolicy, PolicyError, ScriptedPolicy, make_policy,
+                          parse_json)
 
 
 class _Stub(BaseHTTPRequestHandler):
@@ -107,6 +108,41 @@ def test_local_policy_decodes_under_the_steps_schema() -> None:
     assert d.tokens > 0 and not pol.sees_images
     with pytest.raises(PolicyError):
         pol.judge([], "x")
+
+
+class VisionChat:
+    """A chat model that takes frames: `complete_json(..., images=...)`."""
+
+    sees_images = True
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def complete_json(self, messages, schema, max_new_tokens=256, on_token=None, images=None):
+        self.calls.append({"messages": messages, "schema": schema, "images": images})
+        return {"verdict": "no", "reason": "the square is blue"}
+
+
+def test_local_policy_judge_sends_the_frames() -> None:
+    chat = VisionChat()
+    pol = LocalPolicy(chat)
+    frame = Image.new("RGB", (8, 8), (0, 0, 255))
+    assert pol.sees_images
+    assert pol.judge((frame,), "a red square") == ("no", "the square is blue")
+    call = chat.calls[0]
+    assert call["images"] == [frame] and call["schema"] is VERDICT_SCHEMA
+    assert "a red square" in call["messages"][0]["content"]
+
+
+def test_local_policy_judge_never_raises_type_error_on_the_real_chat_model() -> None:
+    from model.chat import ChatModel  # text-only: complete_json has no images parameter
+
+    chat = object.__new__(ChatModel)  # no weights needed: only its signature is looked at
+    chat.sees_images = True           # even a model that claims vision is not sent frames it cannot take
+    pol = LocalPolicy(chat)
+    assert not pol.sees_images
+    with pytest.raises(PolicyError, match="does not see images"):
+        pol.judge([Image.new("RGB", (8, 8))], "a red square")
 
 
 def test_parse_json_and_scripted_policy() -> None:

@@ -14,7 +14,6 @@ import pytest
 import app as app_mod
 from memory.library import Library
 from tests.ui_app import start
-from tests.ui_fake_agent import FakeAgent
 
 ROOT = Path(__file__).resolve().parent.parent
 SQLITE_MAGIC = b"SQLite format 3"
@@ -31,7 +30,7 @@ def running(tmp_path_factory):
     (data.thumbs_dir / "1").mkdir(parents=True, exist_ok=True)
     (data.thumbs_dir / "1" / "000001.jpg").write_bytes(b"\xff\xd8\xff\xe0JPEGDATA")
     (data.thumbs_dir / "1" / "db-link.jpg").symlink_to(data.db_path)
-    r = start(library, lambda: None, agent_api=FakeAgent().api())
+    r = start(library, lambda: None)  # the real agent room, as app.py wires it (no question is asked)
     yield r, data
     r.close()
     library.close()
@@ -105,7 +104,7 @@ def test_login_guards_files(tmp_path):
     library = Library(tmp_path / "data", image_encoder=None)
     thumb = library.data.thumbs_dir / "x.jpg"
     thumb.write_bytes(b"\xff\xd8JPEG")
-    r = start(library, lambda: None, agent_api=FakeAgent().api(), auth=[("ann", "secret")])
+    r = start(library, lambda: None, auth=[("ann", "secret")])
     try:
         assert _get(r.url, str(thumb)).status_code in (401, 403)
         with httpx.Client(base_url=r.url, timeout=10) as c:

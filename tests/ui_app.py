@@ -27,12 +27,12 @@ class Running:
         self.demo.close()
 
 
-def start(library: Any, policy_factory: Any, agent_api: Any = None, auth: Any = None, **config: Any) -> Running:
-    """Build and launch the app exactly as app.py does (same serving rules), without blocking."""
+def start(library: Any, policy_factory: Any, auth: Any = None, **config: Any) -> Running:
+    """Build and launch the app as app.py does (the real agent room, same serving rules), without blocking."""
     from ui.config import UIConfig
     from ui.layout import build_app, launch
 
-    demo, h = build_app(library, policy_factory, UIConfig(**config), agent_api=agent_api)
+    demo, h = build_app(library, policy_factory, UIConfig(**config))
     port = free_port()
     launch(demo, h, host="127.0.0.1", port=port, auth=auth, prevent_thread_lock=True, quiet=True)
     return Running(demo, h, f"http://127.0.0.1:{port}/")

@@ -6,7 +6,6 @@ return plain values and `gr.update`s; the layout wires them to components.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -21,6 +20,7 @@ from typing import Any
 
 import gradio as gr
 
+from memory.indexer import sha256_file
 from ui import askview
 from ui.config import UIConfig
 from ui.fmt import fmt_duration, shorten
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 EXPORT_LABELS = {"json": "JSON", "csv": "CSV", "srt": "SRT subtitles", "vtt": "WebVTT", "edl": "EDL (CMX 3600)",
                  "chapters": "YouTube chapters", "clips": "Cut clips (.zip)"}
 LIBRARY_HEADERS = ["id", "title", "status", "duration", "shots", "channels", "error"]
+_COUNTED = ("shots", "speech", "ocr")  # the per-video row counts the videos table shows
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,15 @@ class AgentAPI:
     list_sessions: Callable[..., list[dict]]             # (store, video_id=None) -> [{...}]
     export: Callable[..., Path]                          # (library, session_id, fmt) -> path under exports/
     formats: tuple[str, ...]                             # export formats, in button order
+
+
+@dataclass(frozen=True)
+class LibraryState:
+    """What the videos table shows, read in one go (see `Handlers.library_state`)."""
+
+    videos: list[Any]                      # memory.store.Video rows, by id
+    counts: dict[int, dict[str, int]]      # video id -> {"shots", "speech", "ocr"} row counts
+    stages: dict[int, set[str]]            # video id -> names of its finished indexing stages
 
 
 def default_agent_api() -> AgentAPI:
@@ -143,14 +153,8 @@ class Handlers:
         """Job body: copy an upload into uploads/<sha>/<name> (what the player serves), then index it."""
         uploads = self.data.uploads_dir
         if not _inside(path, uploads):
-            h = hashlib.sha256()
-            size, done = max(1, path.stat().st_size), 0
-            with path.open("rb") as f:
-                while block := f.read(8 << 20):
-                    h.update(block)
-                    done += len(block)
-                    progress("upload", done / size, "checking the file")
-            dest = uploads / h.hexdigest()[:16] / _safe_name(path.name)
+            digest = sha256_file(path, lambda fraction: progress("upload", fraction, "checking the file"))
+            dest = uploads / digest[:16] / _safe_name(path.name)
             if not dest.exists():
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 tmp = dest.with_name(dest.name + ".part")
@@ -160,14 +164,24 @@ class Handlers:
             path = dest
         return self.library.index_video(path, progress=progress)
 
-    def _counts(self, video_id: int) -> dict[str, int]:
-        out = {}
-        for table in ("shots", "speech", "ocr"):
-            out[table] = int(self.store.db.execute(f"SELECT COUNT(*) FROM {table} WHERE video_id = ?",
-                                                   [video_id]).fetchone()[0])
-        return out
+    def library_state(self) -> LibraryState:
+        """Every video, its shot / speech / text-line counts and its finished stages, in three queries
+        whatever the library's size (the page polls this every few seconds)."""
+        videos = self.store.videos()
+        counts: dict[int, dict[str, int]] = {v.id: dict.fromkeys(_COUNTED, 0) for v in videos}
+        stages: dict[int, set[str]] = {v.id: set() for v in videos}
+        # The table names are our constants, never user input.
+        union = " UNION ALL ".join(f"SELECT '{t}', video_id, COUNT(*) FROM {t} GROUP BY video_id"
+                                   for t in _COUNTED)
+        for table, vid, n in self.store.db.execute(union).fetchall():
+            if vid in counts:  # a video added after the first query waits for the next tick
+                counts[vid][table] = int(n)
+        for vid, name in self.store.db.execute("SELECT video_id, name FROM stages").fetchall():
+            if vid in stages:
+                stages[vid].add(name)
+        return LibraryState(videos, counts, stages)
 
-    def _channels(self, v: Any, counts: dict[str, int], stages: dict[str, Any]) -> str:
+    def _channels(self, v: Any, counts: dict[str, int], stages: set[str]) -> str:
         parts = []
         if v.visual is True:
             parts.append("visual ✓")
@@ -184,13 +198,19 @@ class Handlers:
         parts.append(f"text {counts['ocr']}" if "ocr" in stages else f"text {pending}")
         return " · ".join(parts)
 
-    def library_rows(self) -> list[list[Any]]:
-        """The videos table: id, title, status, duration, shots, channels, error."""
+    def library_rows(self, jobs: list[dict[str, Any]] | None = None, state: LibraryState | None = None
+                     ) -> list[list[Any]]:
+        """The videos table: id, title, status, duration, shots, channels, error.
+
+        `jobs` (a `JobManager.snapshot()`) and `state` (`library_state()`) spare a caller that already
+        has them from reading them again.
+        """
         rows = []
-        running = {j["title"]: j for j in self.jobs.snapshot() if j["status"] == "running"}
-        for v in self.store.videos():
-            counts = self._counts(v.id)
-            stages = self.store.stages(v.id)
+        jobs = self.jobs.snapshot() if jobs is None else jobs
+        state = self.library_state() if state is None else state
+        running = {j["title"]: j for j in jobs if j["status"] == "running"}
+        for v in state.videos:
+            counts, stages = state.counts[v.id], state.stages[v.id]
             status = v.status
             if status == "indexing":
                 job = running.get(Path(v.path).name)
@@ -201,18 +221,19 @@ class Handlers:
                          self._channels(v, counts, stages), v.error or ""])
         return rows
 
-    def video_choices(self, ready_only: bool = False) -> list[tuple[str, str]]:
-        """Dropdown choices (label, id as str)."""
+    def video_choices(self, ready_only: bool = False, videos: list[Any] | None = None
+                      ) -> list[tuple[str, str]]:
+        """Dropdown choices (label, id as str), from `videos` when the caller has already listed them."""
         out = []
-        for v in self.store.videos():
+        for v in self.store.videos() if videos is None else videos:
             if ready_only and v.status != "ready":
                 continue
             out.append((f"{v.id} · {shorten(v.title, 50)} ({fmt_duration(v.duration_s)})", str(v.id)))
         return out
 
-    def jobs_html(self) -> str:
-        """Per-stage progress of the indexing jobs, as HTML progress bars."""
-        jobs = self.jobs.snapshot()
+    def jobs_html(self, jobs: list[dict[str, Any]] | None = None) -> str:
+        """Per-stage progress of the indexing jobs (`jobs`, else a fresh snapshot), as HTML progress bars."""
+        jobs = self.jobs.snapshot() if jobs is None else jobs
         if not jobs:
             return "<div class='cc-jobs cc-empty'>No indexing running.</div>"
         parts = ["<div class='cc-jobs'>"]
@@ -237,14 +258,19 @@ class Handlers:
         return "".join(parts)
 
     def poll(self, last_sig: str | None) -> tuple[Any, Any, Any, Any, str]:
-        """Timer tick: progress HTML always; table and dropdowns only when the library changed."""
-        html = self.jobs_html()
-        rows = self.library_rows()
+        """Timer tick: progress HTML always; table and dropdowns only when the library changed.
+
+        One jobs snapshot and a fixed number of queries per tick, however many videos there are.
+        """
+        jobs = self.jobs.snapshot()
+        state = self.library_state()
+        html = self.jobs_html(jobs)
+        rows = self.library_rows(jobs, state)
         sig = json.dumps(rows, default=str)
         if sig == last_sig:
             return html, gr.skip(), gr.skip(), gr.skip(), sig
-        return (html, rows, gr.update(choices=self.video_choices()),
-                gr.update(choices=self.video_choices(ready_only=True)), sig)
+        return (html, rows, gr.update(choices=self.video_choices(videos=state.videos)),
+                gr.update(choices=self.video_choices(ready_only=True, videos=state.videos)), sig)
 
     def library_table(self) -> list[list[Any]]:
         """API: the videos table (same rows as the page)."""
@@ -441,6 +467,14 @@ class Handlers:
                 notes.append(f"{EXPORT_LABELS.get(fmt, fmt)}: {plain_error(exc)}")
         note = f"Exports of session #{sid} are ready." + ("" if not notes else "\n\n⚠️ " + "\n\n⚠️ ".join(notes))
         return (*ups, note)
+
+    def clear_exports(self, session_value: Any) -> tuple[Any, ...]:
+        """Another session picked: disable the downloads (they belong to the previous one) until the user
+        prepares this one's; writing every export, cut clips included, waits for that button."""
+        sid = _choice_id(session_value)
+        note = ("Pick a session." if sid is None
+                else f"Press **Prepare downloads** to write session #{sid}'s exports.")
+        return (*[gr.update(value=None, interactive=False) for _ in self.agent.formats], note)
 
     def export_choices(self) -> Any:
         return gr.update(choices=self.session_choices(None))

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.errors import is_user_error
+
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float, str], None]
@@ -52,9 +54,8 @@ class JobsConfig:
 def plain_error(exc: BaseException) -> str:
     """An exception as one line a user can read (library errors are already written that way)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    # Our own errors are already written as one line for a user; others get their type as a hint.
-    if type(exc).__name__ in ("LibraryError", "StoreError", "IndexingError", "ExportError", "PolicyError",
-                              "SessionError", "ValueError"):
+    # User-facing errors (the same list the CLI uses) are already worded; others get their type as a hint.
+    if is_user_error(exc):
         return text
     return f"{type(exc).__name__}: {text}"
 

@@ -163,7 +163,9 @@ def build_app(library: Any, policy_factory: Callable[[], Any], config: UIConfig 
         seek_go.click(h.seek_request, [seek_box], [player], show_progress="hidden", queue=False, api_visibility="private")
 
         prep_btn.click(h.prepare_exports, [exp_session], [*dl_buttons, exp_note], api_name="export")
-        exp_session.input(h.prepare_exports, [exp_session], [*dl_buttons, exp_note], api_visibility="private")
+        # Picking a session only disables the previous session's downloads; the button prepares them, once.
+        exp_session.input(h.clear_exports, [exp_session], [*dl_buttons, exp_note], show_progress="hidden",
+                          queue=False, api_visibility="private")
     return demo, h
 
 
