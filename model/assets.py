@@ -334,11 +334,10 @@ def fetch_mirror(a: Asset, models_dir: Path) -> Path:
                     with open(staging / part, "rb") as src:
                         shutil.copyfileobj(src, dst, _CHUNK)
                     (staging / part).unlink()
-        bad = [rel for rel in a.files if not (staging / rel).is_file()
-               or sha256_file(staging / rel) != a.files[rel]]
-        if bad:
+        if not verify(a, staging, full=True):  # hashes each file once; writes the stamp, which survives the rename
+            bad = [rel for rel in a.files if not (staging / rel).is_file()
+                   or sha256_file(staging / rel) != a.files[rel]]
             raise AssetError(f"model {a.name}: mirror files {', '.join(bad)} do not match the pinned sha256")
-        verify(a, staging)  # writes the stamp; signatures survive the rename below
         if folder.exists():
             shutil.rmtree(folder)
         staging.replace(folder)

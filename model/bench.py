@@ -18,7 +18,7 @@ import json
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
@@ -149,7 +149,7 @@ def run_decode_only(config: BenchConfig) -> dict:
     return {
         "model": "SmolLM2-135M-Instruct (GGUF Q4_1, dequantised to fp32)",
         "device": "cpu", "threads": torch.get_num_threads(), "platform": platform.platform(),
-        "config": {k: getattr(config, k) for k in config.__dataclass_fields__},
+        "config": asdict(config),
         "decode": decode,
         "summary": {"decode_speedup_8k": next((x["speedup"] for x in decode if x["context"] == 8192), None)},
         "seconds": time.perf_counter() - t_start,
@@ -224,7 +224,7 @@ def run(config: BenchConfig) -> dict:
     return {
         "model": "SmolLM2-135M-Instruct (GGUF Q4_1, dequantised to fp32)",
         "device": "cpu", "threads": torch.get_num_threads(), "platform": platform.platform(),
-        "config": {k: getattr(config, k) for k in config.__dataclass_fields__},
+        "config": asdict(config),
         "corpus": {"heldout_tokens": int(held.numel()), "calib_tokens": int(calib.numel())},
         "source": {"kv_bytes_per_token": src_bytes, "ppl": ppl_src},
         "conversions": rows,
@@ -273,7 +273,7 @@ def main(argv: list[str]) -> int:
                               "threads": args.threads, "only": args.only,
                               "decode_steps": args.decode_steps,
                               "decode_rounds": args.decode_rounds}.items() if v is not None}
-    config = BenchConfig(**{**{k: getattr(base, k) for k in base.__dataclass_fields__}, **over})
+    config = replace(base, **over)
     try:
         result = run(config)
     except (OSError, ValueError) as e:

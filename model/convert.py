@@ -342,10 +342,11 @@ def load_source(source: str | Path, dtype: torch.dtype = torch.float32) -> tuple
             raise ValueError(f"source file {source} is not a .gguf file")
         path, kw = path.parent, {"gguf_file": path.name}
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, **kw)
+        # SDPA explicitly: the decode bench measures transformers' own fast path
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, attn_implementation="sdpa", **kw)
     except ValueError:  # vision-language checkpoints (Qwen2-VL) are not "causal LM" auto classes
         from transformers import AutoModelForImageTextToText
-        model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=dtype, **kw)
+        model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=dtype, attn_implementation="sdpa", **kw)
     try:
         tok = AutoTokenizer.from_pretrained(str(path), **kw)
     except (OSError, ValueError, TypeError):  # a weights-only directory: conversion itself needs no tokenizer

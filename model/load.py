@@ -76,13 +76,12 @@ def attn_implementation() -> str:
 
 def load_gguf_source(gguf: Path, dtype: torch.dtype = torch.float32) -> tuple[nn.Module, Any]:
     """The source (GQA) model and tokenizer from a GGUF file, dequantised to `dtype`."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from model.convert import load_source
 
-    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(
-        str(gguf.parent), gguf_file=gguf.name, dtype=dtype, attn_implementation="sdpa"
-    )
-    return model.eval(), tok
+    model, tok = load_source(gguf, dtype)
+    if tok is None:
+        raise ValueError(f"{gguf} carries no tokenizer")
+    return model, tok
 
 
 def conversion_options(kv_rank: int, rope_dim: int, method: str = "activation") -> dict[str, Any]:
