@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from model.heal import HealConfig, heal, heldout_kl, main
+from model.heal import HealConfig, distill_kl, heal, heldout_kl, main, sparse_kl, teacher_topk
 from model.ppl import perplexity
 from tests.tiny_chat import tiny_llama, tiny_tokenizer
 
@@ -47,10 +47,33 @@ def test_heal_lowers_heldout_kl_and_ppl_gap():
     assert not any(p.requires_grad for p in student.parameters())
 
 
-def test_heal_trains_only_attention_by_default():
+def test_sparse_kl_is_exact_with_every_token_and_a_lower_bound_with_fewer():
+    g = torch.Generator().manual_seed(0)
+    s, t = torch.randn(2, 5, 50, generator=g) * 3, torch.randn(2, 5, 50, generator=g) * 3
+    t_logp = torch.log_softmax(t, dim=-1)
+    full = float(distill_kl(s, t))
+    top = t_logp.topk(50, dim=-1)
+    assert abs(float(sparse_kl(s, top.values, top.indices)) - full) < 1e-5
+    bounds = [float(sparse_kl(s, *t_logp.topk(k, dim=-1))) for k in (5, 20, 40)]
+    assert bounds[0] < bounds[1] < bounds[2] < full  # coarser buckets hide more of the divergence
+
+
+def test_teacher_topk_keeps_the_teachers_most_likely_tokens():
+    teacher, _ = _pair(3)
+    windows = torch.randint(3, 300, (3, 16), generator=torch.Generator().manual_seed(4))
+    cached = teacher_topk(teacher, windows, 7, bf16=False, batch=2)
+    logp = torch.log_softmax(teacher(windows).logits.float(), dim=-1)  # [3, 16, V]
+    assert cached.ids.shape == cached.logp.shape == (3, 16, 7)
+    torch.testing.assert_close(cached.logp, logp.topk(7, dim=-1).values, atol=1e-5, rtol=0)
+    torch.testing.assert_close(logp.gather(-1, cached.ids), cached.logp, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("topk", [0, 16])
+def test_heal_trains_only_attention_by_default(topk: int):
     teacher, student = _pair(1)
     before = {k: v.clone() for k, v in student.state_dict().items()}
-    heal(student, teacher, torch.randint(3, 300, (4, 64)), HealConfig(max_steps=2, seq_len=64, batch=2, layer_steps=2))
+    heal(student, teacher, torch.randint(3, 300, (4, 64)),
+         HealConfig(max_steps=2, seq_len=64, batch=2, layer_steps=2, teacher_topk=topk))
     after = student.state_dict()
     moved = {k for k in before if not torch.equal(before[k], after[k])}
     assert moved and all(".self_attn." in k for k in moved)
