@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import ItemsView, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from difflib import SequenceMatcher
@@ -116,6 +116,9 @@ class _TesseractEnv(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._merged())
+
+    def items(self) -> ItemsView[str, str]:  # what Popen reads: one merge, not one per key
+        return self._merged().items()
 
 
 def _one_thread_tesseract() -> None:

@@ -213,9 +213,8 @@ def run(config: BenchConfig) -> dict:
         hc = HealConfig(minutes=config.heal_minutes, seq_len=config.heal_seq)
         rep = heal(default, source, train, hc, _log)
         ppl_healed = perplexity(default, held)
-        heal_info = {"config": asdict(hc), "minutes": rep.seconds / 60, "steps": rep.steps, "kl_first": rep.kl_first,
-                     "kl_last": rep.kl_last, "layer_steps": rep.layer_steps,
-                     "layer_error_first": rep.layer_error_first, "layer_error_last": rep.layer_error_last, "ppl": ppl_healed, "ppl_ratio": ppl_healed / ppl_src}
+        heal_info = {"config": asdict(hc), **asdict(rep), "minutes": rep.seconds / 60,
+                     "ppl": ppl_healed, "ppl_ratio": ppl_healed / ppl_src}
         _log(f"healed ppl {ppl_healed:.3f}")
 
     decode = decode_rows(source, default, config)

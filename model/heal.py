@@ -261,9 +261,7 @@ def main(argv: list[str]) -> int:
     except (OSError, ValueError) as e:
         print(f"heal: {e}", file=sys.stderr)
         return 1
-    info = {"out": str(out), "config": asdict(cfg), "steps": report.steps, "layer_steps": report.layer_steps,
-            "layer_error_first": report.layer_error_first, "layer_error_last": report.layer_error_last,
-            "heal_minutes": round(report.seconds / 60, 2), "kl_first": report.kl_first, "kl_last": report.kl_last,
+    info = {"out": str(out), "config": asdict(cfg), **asdict(report), "heal_minutes": round(report.seconds / 60, 2),
             "ppl_source": ppl_source, "ppl_before": ppl_before, "ppl_after": ppl_after}
     print(json.dumps(info) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items()))
     return 0
