@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 
 # One statement per table; FTS5 tables mirror speech and OCR text through triggers.
@@ -85,7 +85,8 @@ CREATE TABLE IF NOT EXISTS ocr (
     conf REAL
 );
 CREATE TABLE IF NOT EXISTS vectors (
-    id INTEGER PRIMARY KEY,      -- also the FAISS id
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- also the FAISS id; never reused, so a FAISS file whose ids
+    --                                        match SQLite's holds these very rows (schema v2)
     video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
     kind TEXT NOT NULL,          -- image | speech | ocr
     ref_id INTEGER NOT NULL,     -- frames.id, speech.id or ocr.id
@@ -178,12 +179,30 @@ class Store:
             found = self.schema_version()
             if found is not None and found > SCHEMA_VERSION:
                 raise StoreError(f"{self.path} has schema v{found}; this CiteClip knows up to v{SCHEMA_VERSION}")
+            if found == 1:
+                self._v1_to_v2()
             self.db.conn.executescript(_SCHEMA)
             for table in ("speech", "ocr"):
                 if not self.db[table].detect_fts():
                     self.db[table].enable_fts(["text"], fts_version="FTS5", create_triggers=True,
                                               tokenize="porter unicode61")
             self.db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+
+    def _v1_to_v2(self) -> None:
+        """v1 let SQLite reuse a deleted vector's id, so a stage that re-wrote the newest vectors could leave
+        a FAISS file whose ids still matched but whose vectors were old; v2 copies them into an
+        AUTOINCREMENT table (same ids, the counter starts after the largest)."""
+        conn = self.db.conn
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'vectors'").fetchone()
+        if sql is None or "AUTOINCREMENT" in sql[0].upper():
+            return
+        create = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS vectors"):]
+        create = create[: create.index(");") + 2].replace("IF NOT EXISTS vectors", "vectors_v2")
+        with self.atomic():
+            conn.execute(create)
+            conn.execute("INSERT INTO vectors_v2 SELECT id, video_id, kind, ref_id, model_id, dim, vec FROM vectors")
+            conn.execute("DROP TABLE vectors")  # its indexes go with it; _SCHEMA makes them again
+            conn.execute("ALTER TABLE vectors_v2 RENAME TO vectors")
 
     def schema_version(self) -> int | None:
         if "meta" not in self.db.table_names():

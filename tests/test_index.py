@@ -154,3 +154,57 @@ def test_rolled_back_vectors_are_not_served(data_dir, fresh_db: Store) -> None:
     # ... which must not outlive the rollback.
     _, got = vi.search("image", "m1", extra, k=20)
     assert set(got[0].tolist()) == set(ids)
+
+
+def test_rewritten_newest_vectors_are_not_served_stale(data_dir, fresh_db: Store) -> None:
+    """A stage that runs again deletes its vectors and writes new ones: with reused row ids the FAISS
+    file would still match SQLite's id list and keep answering with the old vectors."""
+    ids, vecs = _add(fresh_db, 6)
+    vi = VectorIndex(data_dir, fresh_db)
+    vi.search("image", "m1", vecs[:1], k=3)
+    vid = fresh_db.videos()[0].id
+    new_vecs = -vecs  # same count, opposite directions
+    with fresh_db.atomic() as db:
+        db.execute("DELETE FROM vectors WHERE video_id = ? AND kind = 'image'", [vid])
+        new_ids = fresh_db.add_vectors(vid, "image", "m1", list(range(6)), new_vecs)
+    assert min(new_ids) > max(ids)
+    scores, got = VectorIndex(data_dir, fresh_db).search("image", "m1", new_vecs[:2], k=1)
+    assert got[:, 0].tolist() == new_ids[:2] and scores[:, 0] == pytest.approx([1.0, 1.0], abs=1e-5)
+    scores, got = vi.search("image", "m1", new_vecs[:2], k=1)  # the live index, too
+    assert got[:, 0].tolist() == new_ids[:2] and scores[:, 0] == pytest.approx([1.0, 1.0], abs=1e-5)
+
+
+def test_v1_library_is_migrated_with_its_vector_ids(data_dir) -> None:
+    import sqlite3
+
+    from memory import store as store_mod
+
+    v1 = store_mod._SCHEMA.replace("id INTEGER PRIMARY KEY AUTOINCREMENT,", "id INTEGER PRIMARY KEY,")
+    assert v1 != store_mod._SCHEMA
+    conn = sqlite3.connect(data_dir.db_path)
+    conn.executescript(v1)
+    conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
+    conn.execute("INSERT INTO videos (id, sha256, title, path, size_bytes, status, created, updated) "
+                 "VALUES (1, 'a', 'v', '/x', 1, 'ready', 0, 0)")
+    vec = np.ones(4, np.float32) / 2
+    conn.executemany("INSERT INTO vectors (id, video_id, kind, ref_id, model_id, dim, vec) VALUES (?, 1, 'image', ?, 'm', 4, ?)",
+                     [(i, i, vec.tobytes()) for i in (3, 9)])
+    conn.commit()
+    conn.close()
+    store = Store(data_dir.db_path)
+    try:
+        assert store.schema_version() == 2
+        sql = store.db.execute("SELECT sql FROM sqlite_master WHERE name = 'vectors'").fetchone()[0]
+        assert "AUTOINCREMENT" in sql
+        ids, got = store.vectors("image", "m")
+        assert ids.tolist() == [3, 9] and np.array_equal(got[1], vec)
+        with store.atomic():
+            new = store.add_vectors(1, "image", "m", [0], vec[None])
+            store.db.execute("DELETE FROM vectors WHERE id = ?", [new[0]])
+            again = store.add_vectors(1, "image", "m", [0], vec[None])
+        assert 9 < new[0] < again[0]  # the newest id is not handed out twice
+        assert {r["name"] for r in store.db.query("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                                   "AND tbl_name = 'vectors'")} >= {"vectors_kind", "vectors_ref"}
+    finally:
+        store.close()
+    Store(data_dir.db_path).close()  # opening a v2 library again changes nothing
