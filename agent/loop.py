@@ -264,7 +264,8 @@ class _Run:
             yield call
             yield self.emit(ToolResultEvent(tool=name, error=str(e), call=call.n))
             return None
-        call = self.emit(ToolCallEvent(tool=name, arguments=prepared, started=started, spans=self._call_spans(prepared)))
+        call = self.emit(ToolCallEvent(tool=name, arguments=prepared, started=started,
+                                       spans=self._call_spans(prepared)))
         yield call
         key = canonical(name, prepared)
         if key in self.calls:
@@ -414,7 +415,8 @@ class _Run:
             yield self.observe("removed from the answer because no tool returned them: "
                                + "; ".join([f"citation {r}" for r in removed] + [f"time {t}" for t in times]))
         if not raw_cites:
-            a = self.emit(AnswerEvent(text=text or prompts.NOT_FOUND, status="not_found", citations=[], started=started))
+            a = self.emit(AnswerEvent(text=text or prompts.NOT_FOUND, status="not_found", citations=[],
+                                      started=started))
             finish_session(self.store, self.session_id, "not_found", _answer_json(a))
             yield a
             return True

@@ -1,4 +1,5 @@
-"""`python -m bench index|m2la|agent|retrieval ...`: each benchmark lives in its own module's `main(argv)` and prints JSON."""
+"""`python -m bench index|m2la|agent|retrieval ...`: each benchmark lives in its own module's `main(argv)`
+and prints JSON."""
 from __future__ import annotations
 
 import sys

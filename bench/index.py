@@ -96,7 +96,8 @@ def run(video: Path, skip_pyscenedetect: bool = False) -> dict[str, Any]:
     res["shot_stage"] = asdict(_timed(lambda: _shot_stage(video, duration), duration))
     res["visual_index"] = asdict(_timed(lambda: _visual_index(video), duration))
     dec, shot = res["decode_only"]["speed"], res["shot_stage"]["speed"]
-    ratios = {"shot_vs_decode": round(shot / dec, 3), "visual_index_vs_decode": round(res["visual_index"]["speed"] / dec, 3)}
+    ratios = {"shot_vs_decode": round(shot / dec, 3),
+              "visual_index_vs_decode": round(res["visual_index"]["speed"] / dec, 3)}
     if not skip_pyscenedetect:
         ratios["shot_vs_pyscenedetect"] = round(shot / res["pyscenedetect_default"]["speed"], 3)
     res["ratios"] = ratios

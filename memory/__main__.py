@@ -84,12 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(out))
     elif args.cmd == "index":
-        print(f"video {out['video_id']}: {out['duration_s']:.1f} s, {out['shots']} shots, {out['keyframes']} keyframes, "
+        print(f"video {out['video_id']}: {out['duration_s']:.1f} s, {out['shots']} shots, "
+              f"{out['keyframes']} keyframes, "
               f"{out['speech_segments']} speech segments, {out['ocr_lines']} on-screen lines, "
               f"visual {'yes' if out['visual'] else 'no (no image-text weights)'}, {out['seconds']:.1f} s")
     else:
         for h in out["hits"]:
-            print(f"{h['start_s']:8.2f}-{h['end_s']:8.2f}  {h['score']:.4f}  {','.join(h['sources']):<16} {h['snippet']}")
+            print(f"{h['start_s']:8.2f}-{h['end_s']:8.2f}  {h['score']:.4f}  "
+                  f"{','.join(h['sources']):<16} {h['snippet']}")
     return 0
 
 

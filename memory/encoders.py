@@ -148,7 +148,8 @@ def resolve_encoder(ref: str | os.PathLike | None = "auto", models_dir: str | os
             return spec_for_path(ref)
         spec = _from_hf_cache(str(ref))
         if spec is None:
-            raise EncoderUnavailable(f"image-text model {ref!r} is neither a local folder nor in the Hugging Face cache")
+            raise EncoderUnavailable(f"image-text model {ref!r} is neither a local folder "
+                                     "nor in the Hugging Face cache")
         return spec
     env = os.environ.get("CITECLIP_IMAGE_ENCODER")
     if env:

@@ -25,7 +25,8 @@ class KeyframeConfig:
 
     per_shot: int = 1               # frames per shot, evenly spaced inside it
     snap_to_keyframe: bool = True   # take a stream key frame within `snap_window` of the point instead
-    snap_window: float = 0.5        # as a fraction of the shot's length on either side of the point (0.5: anywhere in it)
+    snap_window: float = 0.5        # as a fraction of the shot's length on either side of the point
+                                    # (0.5: anywhere in it)
     thumb_max_side: int = 384       # thumbnails are at most this many pixels on their longer side
     jpeg_quality: int = 85          # JPEG quality of the thumbnails
 

@@ -21,7 +21,6 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -45,7 +44,8 @@ class OcrConfig:
     max_reads_per_min: float = 20.0  # hand-held footage changes all the time: cap the reads per minute
     target_height: int = 720         # smaller frames are upscaled to about this height (tesseract likes ~30 px text)
     max_upscale: float = 3.0         # never upscale more than this
-    passes: tuple[str, ...] = ("dark", "plain")  # images read per frame: "dark" (top-hat of dark strokes), "light", "plain" grey
+    passes: tuple[str, ...] = ("dark", "plain")  # images read per frame: "dark" (top-hat of dark strokes),
+                                                 # "light", "plain" grey
     stroke_kernel: float = 1 / 16    # top-hat kernel as a fraction of the (upscaled) height: wider than strokes
     min_conf: float = 0.6            # words below this confidence (0..1) are dropped
     min_line_conf: float = 0.75      # lines whose mean word confidence is below this are dropped

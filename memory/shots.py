@@ -2,8 +2,9 @@
 
 Speed comes from the decoder side, where the time goes: FFmpeg's own threading, each frame
 shrunk by subsampling the decoder's own planes before one small colour conversion (never a
-full-size RGB copy), no deblocking filter, and not decoding non-reference frames at all; a cut found between two decoded frames that had skipped
-frames between them is then refined by decoding just that gap, so cuts stay frame-accurate.
+full-size RGB copy), no deblocking filter, and not decoding non-reference frames at all; a cut
+found between two decoded frames that had skipped frames between them is then refined by
+decoding just that gap, so cuts stay frame-accurate.
 Times are presentation timestamps relative to the stream start, so variable frame rate works.
 Shots longer than `max_span_s` are split evenly so that retrieval keeps its time resolution.
 """

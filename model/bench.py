@@ -30,7 +30,8 @@ from model.load import LITE
 class BenchConfig:
     """What one bench run measures and how much of it."""
 
-    settings: tuple[tuple[int, int], ...] = ((32, 64), (64, 32), (80, 16), (64, 64), (128, 64), (96, 32))  # (kv_rank, rope_dim)
+    # (kv_rank, rope_dim) settings measured
+    settings: tuple[tuple[int, int], ...] = ((32, 64), (64, 32), (80, 16), (64, 64), (128, 64), (96, 32))
     default: tuple[int, int] = (LITE.kv_rank, LITE.rope_dim)  # the setting the summary speaks for
     eval_windows: int = 16  # held-out windows for perplexity
     eval_seq: int = 512  # tokens per held-out window
@@ -253,7 +254,8 @@ def main(argv: list[str]) -> int:
     """Run the benchmark and print one JSON object (with --json) or a short table."""
     p = argparse.ArgumentParser(prog="python -m model bench", description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.add_argument("--quick", action="store_true", help="reduced run for CI: 3 settings, 4 windows, 2-min heal, 1K/8K decode")
+    p.add_argument("--quick", action="store_true",
+                   help="reduced run for CI: 3 settings, 4 windows, 2-min heal, 1K/8K decode")
     p.add_argument("--settings", type=_pair, nargs="+", help="(kv_rank,rope_dim) pairs, e.g. 64,32 96,32")
     p.add_argument("--default", type=_pair, help="the setting the summary reports (default: the lite profile's)")
     p.add_argument("--heal-minutes", type=float, help="heal budget (0 skips the heal)")

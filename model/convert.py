@@ -66,7 +66,8 @@ def source_parts(hf_model: nn.Module) -> SourceParts:
     cfg = hf_model.config.get_text_config()
     candidates = [getattr(getattr(hf_model, "model", None), "language_model", None),
                   getattr(hf_model, "model", None), getattr(hf_model, "language_model", None), hf_model]
-    decoder = next((m for m in candidates if m is not None and hasattr(m, "layers") and hasattr(m, "embed_tokens")), None)
+    decoder = next((m for m in candidates
+                    if m is not None and hasattr(m, "layers") and hasattr(m, "embed_tokens")), None)
     if decoder is None:
         raise ValueError(f"cannot find a decoder with .layers/.embed_tokens in {type(hf_model).__name__}")
     if getattr(cfg, "hidden_act", "silu") != "silu":
@@ -123,7 +124,8 @@ def _pair_quota(n_pairs: int, half: int, mrope_section: tuple[int, ...] | None) 
     if mrope_section is None:
         return None
     if n_pairs < len(mrope_section):
-        raise ValueError(f"--rope-dim {2 * n_pairs} leaves no pair for some MRoPE section; need >= {2 * len(mrope_section)}")
+        raise ValueError(f"--rope-dim {2 * n_pairs} leaves no pair for some MRoPE section; "
+                         f"need >= {2 * len(mrope_section)}")
     quota = [max(1, round(n_pairs * s / half)) for s in mrope_section]
     while sum(quota) != n_pairs:  # fix rounding on the largest section (never below 1)
         i = max(range(len(quota)), key=lambda k: quota[k])

@@ -55,7 +55,8 @@ def _xgrammar(tok: Any, ids: list[int]) -> dict:
 
     info = xgr.TokenizerInfo.from_huggingface(tok, vocab_size=len(tok))
     t0 = time.perf_counter()
-    compiled = xgr.GrammarCompiler(info).compile_json_schema(json.dumps(TOOL_SCHEMA), any_whitespace=False, separators=(",", ":"))
+    compiled = xgr.GrammarCompiler(info).compile_json_schema(json.dumps(TOOL_SCHEMA), any_whitespace=False,
+                                                             separators=(",", ":"))
     compile_s = time.perf_counter() - t0
     matcher = xgr.GrammarMatcher(compiled)
     bitmask = xgr.allocate_token_bitmask(1, info.vocab_size)
@@ -66,7 +67,8 @@ def _xgrammar(tok: Any, ids: list[int]) -> dict:
         times.append(time.perf_counter() - t0)
         assert matcher.accept_token(t)
     return {"compile_ms": compile_s * 1e3, "mask_us_median": statistics.median(times) * 1e6,
-            "mask_us_max": max(times) * 1e6, "accepting": matcher.is_terminated() or matcher.accept_token(tok.eos_token_id)}
+            "mask_us_max": max(times) * 1e6,
+            "accepting": matcher.is_terminated() or matcher.accept_token(tok.eos_token_id)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,7 +47,8 @@ class HealConfig:
     teacher_topk: int = 128  # end-to-end: the teacher's top-k log-probs per token, computed once for all windows
     #                          (sparse KL with the rest of its mass in one bucket); 0 runs the teacher every step
     seed: int = 0  # window order
-    bf16: bool = True  # bf16 autocast for the matmuls (fp32 master weights, fp32 KL): 2-4x faster on AVX512-BF16/AMX CPUs and GPUs
+    bf16: bool = True  # bf16 autocast for the matmuls (fp32 master weights, fp32 KL):
+    #                    2-4x faster on AVX512-BF16/AMX CPUs and GPUs
 
 
 @dataclass(frozen=True)

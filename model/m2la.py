@@ -40,17 +40,24 @@ class M2LAConfig:
     d_v: int  # per-head value width
     kv_rank: int  # width r of the cached latent c_kv
     q_rank: int | None = None  # DeepSeek-style low-rank query (q_a_proj -> norm -> q_b_proj); None: one q_proj
-    latent_norm: bool = False  # RMSNorm on c_kv before caching (DeepSeek kv_a_layernorm); the exact GQA rewrite needs False
+    latent_norm: bool = False  # RMSNorm on c_kv before caching (DeepSeek kv_a_layernorm);
+    #                            the exact GQA rewrite needs False
     rms_eps: float = 1e-6  # epsilon of the latent/query norms
     qkv_bias: bool = False  # biases on q_proj and kv_a_proj (Qwen2 has q/k/v biases)
     o_bias: bool = False  # bias on o_proj (a converted Qwen2 folds its value bias here)
-    softmax_scale: float | None = None  # None: (d_nope + d_rope) ** -0.5; conversions keep the source's head_dim ** -0.5
+    softmax_scale: float | None = None  # None: (d_nope + d_rope) ** -0.5;
+    #                                     conversions keep the source's head_dim ** -0.5
     rope_theta: float = 10000.0  # RoPE base; used for the default frequencies when rope_inv_freq is None
-    rope_scaling: dict[str, Any] | None = field(default=None, compare=False)  # source's rope_parameters, for provenance only
-    rope_inv_freq: tuple[float, ...] | None = None  # inverse frequency of each rotated pair (d_rope/2); None: theta**(-2i/d_rope)
-    rope_attention_scaling: float = 1.0  # factor on cos/sin (YaRN/longrope "attention_scaling"); 1.0 for plain RoPE
-    mrope_section: tuple[int, ...] | None = None  # MRoPE (time, height, width) sizes over the SOURCE frequency indices; None: 1-D RoPE
-    rope_freq_index: tuple[int, ...] | None = None  # source frequency index of each rotated pair (picks its MRoPE section); None: 0..d_rope/2-1
+    # the source's rope_parameters, for provenance only
+    rope_scaling: dict[str, Any] | None = field(default=None, compare=False)
+    # inverse frequency of each rotated pair (d_rope/2); None: theta**(-2i/d_rope)
+    rope_inv_freq: tuple[float, ...] | None = None
+    # factor on cos/sin (YaRN/longrope "attention_scaling"); 1.0 for plain RoPE
+    rope_attention_scaling: float = 1.0
+    # MRoPE (time, height, width) sizes over the SOURCE frequency indices; None: 1-D RoPE
+    mrope_section: tuple[int, ...] | None = None
+    # source frequency index of each rotated pair (picks its MRoPE section); None: 0..d_rope/2-1
+    rope_freq_index: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.d_rope % 2:

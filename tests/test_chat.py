@@ -5,7 +5,6 @@ import json
 
 import jsonschema
 import pytest
-import torch
 
 from model.chat import ChatModel
 from tests.test_grammar import TOOL_CALL

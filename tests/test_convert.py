@@ -169,7 +169,8 @@ def test_weight_only_options_and_centring_keep_paths_consistent() -> None:
     ids = _ids(1, 16)
     outs = []
     with torch.no_grad():
-        for opts in (ConvertOptions(), ConvertOptions(rope_score="norm"), ConvertOptions(centre=True, balance_kv=False)):
+        for opts in (ConvertOptions(), ConvertOptions(rope_score="norm"),
+                     ConvertOptions(centre=True, balance_kv=False)):
             m = convert_model(src, kv_rank=24, rope_dim=16, moments=moments, options=opts)
             outs.append(m(ids))
             assert (outs[-1] - m(ids, mode="absorbed")).abs().max() < 1e-4

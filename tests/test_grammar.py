@@ -116,4 +116,5 @@ def test_real_vocabulary_tool_call():
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     m = tiny_llama(len(tok), seed=7)
     for seed, budget in ((0, 48), (1, 48), (2, 100)):
-        assert _hf_decode(m, tok, TOOL_CALL, budget, seed).result()["tool"] in ("retrieve_clip", "verify_frame", "answer")
+        assert (_hf_decode(m, tok, TOOL_CALL, budget, seed).result()["tool"]
+                in ("retrieve_clip", "verify_frame", "answer"))

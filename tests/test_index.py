@@ -13,7 +13,8 @@ from memory.index import VectorIndex, file_name, ids_checksum
 from memory.store import Store
 
 
-def _add(store: Store, n: int, dim: int = 8, model: str = "m1", seed: int = 0, kind: str = "image") -> tuple[list[int], np.ndarray]:
+def _add(store: Store, n: int, dim: int = 8, model: str = "m1", seed: int = 0,
+         kind: str = "image") -> tuple[list[int], np.ndarray]:
     rng = np.random.default_rng(seed)
     vid = store.add_video(f"{seed:064x}{kind}{model}"[:64], "v", "/x", 1).id
     vecs = rng.normal(size=(n, dim)).astype(np.float32)
@@ -187,7 +188,8 @@ def test_v1_library_is_migrated_with_its_vector_ids(data_dir) -> None:
     conn.execute("INSERT INTO videos (id, sha256, title, path, size_bytes, status, created, updated) "
                  "VALUES (1, 'a', 'v', '/x', 1, 'ready', 0, 0)")
     vec = np.ones(4, np.float32) / 2
-    conn.executemany("INSERT INTO vectors (id, video_id, kind, ref_id, model_id, dim, vec) VALUES (?, 1, 'image', ?, 'm', 4, ?)",
+    conn.executemany("INSERT INTO vectors (id, video_id, kind, ref_id, model_id, dim, vec) "
+                     "VALUES (?, 1, 'image', ?, 'm', 4, ?)",
                      [(i, i, vec.tobytes()) for i in (3, 9)])
     conn.commit()
     conn.close()

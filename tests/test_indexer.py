@@ -8,7 +8,6 @@ import textwrap
 from pathlib import Path
 
 import faiss
-import numpy as np
 import pytest
 
 from memory.datadir import DataDir
@@ -116,7 +115,8 @@ def test_killed_indexing_process_leaves_indexing_and_resumes(clip: Path, data_di
         from memory.library import Library, LibraryConfig
         crash = {{"mode": "kill_parent", "pid": os.getpid()}}
         cfg = IndexerConfig(stages={WITH_CRASH!r}, stage_options={{"crash": crash}})
-        Library({str(data_dir.root)!r}, image_encoder={tiny!r}, config=LibraryConfig(indexer=cfg)).index_video({str(clip)!r})
+        Library({str(data_dir.root)!r}, image_encoder={tiny!r},
+                config=LibraryConfig(indexer=cfg)).index_video({str(clip)!r})
     """)
     proc = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent,
                           capture_output=True, text=True, timeout=120)

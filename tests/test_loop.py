@@ -255,8 +255,10 @@ def test_on_the_real_library_with_real_search_and_decoding(data_dir, tmp_path: P
         v = lib.store.add_video("a" * 64, "v", str(video), video.stat().st_size)
         lib.store.update_video(v.id, duration_s=30.0, fps=10.0, width=320, height=240, status="ready")
         with lib.store.atomic() as db:
-            db["speech"].insert_all([{"video_id": v.id, "start_s": 5, "end_s": 8, "text": "my umbrella is bright yellow"},
-                                     {"video_id": v.id, "start_s": 15, "end_s": 18, "text": "the dog barked loudly"}])
+            db["speech"].insert_all([
+                {"video_id": v.id, "start_s": 5, "end_s": 8, "text": "my umbrella is bright yellow"},
+                {"video_id": v.id, "start_s": 15, "end_s": 18, "text": "the dog barked loudly"},
+            ])
         pol = ScriptedPolicy([first_choice] * 6, narrow=True)
         events = list(run(lib, v.id, Q, pol))
         check = next(e for e in events if e.kind == "verification")

@@ -57,7 +57,8 @@ def test_min_shot_length_suppresses_flicker(tmp_path: Path) -> None:
     # Two cuts 0.2 s apart: with a 0.6 s minimum only one survives.
     truth = synth.cuts_video(tmp_path / "flicker.mp4", [2.0, 2.2, 4.0], 6.0, fps=FPS)
     found = [c.t_s for c in detect_cuts(tmp_path / "flicker.mp4", ShotConfig(min_shot_s=0.6))[0]]
-    assert len(found) == 2 and found[0] == pytest.approx(truth[0], abs=1 / FPS) and found[1] == pytest.approx(4.0, abs=1 / FPS)
+    assert (len(found) == 2 and found[0] == pytest.approx(truth[0], abs=1 / FPS)
+            and found[1] == pytest.approx(4.0, abs=1 / FPS))
     found = [c.t_s for c in detect_cuts(tmp_path / "flicker.mp4", ShotConfig(min_shot_s=0.1))[0]]
     assert len(found) == 3
 

@@ -36,7 +36,8 @@ def test_every_sentence_is_transcribed_with_times_within_a_second(result, narrat
         seg = max(segs, key=lambda s: min(s.end_s, truth.end_s) - max(s.start_s, truth.start_s))
         err = wer([truth.text], [seg.text])
         report.append({"truth": truth.text, "heard": seg.text, "wer": round(err, 3),
-                       "start_err_s": round(seg.start_s - truth.start_s, 3), "end_err_s": round(seg.end_s - truth.end_s, 3)})
+                       "start_err_s": round(seg.start_s - truth.start_s, 3),
+                       "end_err_s": round(seg.end_s - truth.end_s, 3)})
         assert abs(seg.start_s - truth.start_s) <= 1.0, report[-1]
         assert abs(seg.end_s - truth.end_s) <= 1.0, report[-1]
         assert err <= 0.35, report[-1]  # most words of every sentence
@@ -68,7 +69,8 @@ def test_a_video_without_audio_has_no_speech_and_is_not_an_error(tmp_path: Path)
 def test_split_cuts_segments_at_pauses_and_moves_dangling_words() -> None:
     W = lambda w, a, b: SimpleNamespace(word=w, start=a, end=b)  # noqa: E731
     utterances = [(0.0, 3.0), (10.0, 13.0)]
-    words = [W(" One", 0.1, 0.5), W(" two.", 0.6, 2.9), W(" The", 2.9, 3.2), W(" next", 10.1, 10.5), W(" one.", 10.6, 12.0)]
+    words = [W(" One", 0.1, 0.5), W(" two.", 0.6, 2.9), W(" The", 2.9, 3.2),
+             W(" next", 10.1, 10.5), W(" one.", 10.6, 12.0)]
     pieces = speech._split(words, utterances)
     assert [p[2] for p in pieces] == ["One two.", "The next one."]
     assert pieces[1][0] == pytest.approx(10.0)  # clamped to where the utterance starts on the video's clock

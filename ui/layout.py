@@ -81,7 +81,8 @@ def build_app(library: Any, policy_factory: Callable[[], Any], config: UIConfig 
                 table = gr.Dataframe(headers=LIBRARY_HEADERS, value=[], interactive=False, wrap=True,
                                      label="Videos", elem_id="videos")
                 with gr.Row():
-                    lib_video = gr.Dropdown(label="Video", choices=[], scale=3, elem_id="lib-video", allow_custom_value=True)
+                    lib_video = gr.Dropdown(label="Video", choices=[], scale=3, elem_id="lib-video",
+                                            allow_custom_value=True)
                     reindex_btn = gr.Button("Re-index", scale=1)
                     delete_btn = gr.Button("Delete", variant="stop", scale=1)
                 lib_note = gr.Markdown()
@@ -106,13 +107,14 @@ def build_app(library: Any, policy_factory: Callable[[], Any], config: UIConfig 
                                            elem_id="citations", visible=False, samples_per_page=50)
                         with gr.Accordion("Past sessions", open=False):
                             with gr.Row():
-                                sessions = gr.Dropdown(label="Session", choices=[], scale=3, elem_id="sessions", allow_custom_value=True)
+                                sessions = gr.Dropdown(label="Session", choices=[], scale=3, elem_id="sessions",
+                                                       allow_custom_value=True)
                                 replay_btn = gr.Button("Replay", scale=1, elem_id="replay-btn")
                     with gr.Column(scale=6):
                         chat = gr.Chatbot(label="Agent trace", height=430, elem_id="trace",
                                           group_consecutive_messages=False, buttons=["copy_all"])
-                plot = gr.Plot(value=timeline.build_figure([], None), label="Evolving context — click a span to play it",
-                               elem_id="timeline")
+                plot = gr.Plot(value=timeline.build_figure([], None),
+                               label="Evolving context — click a span to play it", elem_id="timeline")
                 gallery = gr.Gallery(label="Evidence: frames the agent looked at (click to play)", columns=6,
                                      height=240, elem_id="evidence", allow_preview=False)
                 with gr.Accordion("Answer JSON", open=False):
@@ -122,7 +124,8 @@ def build_app(library: Any, policy_factory: Callable[[], Any], config: UIConfig 
             # -- Export -----------------------------------------------------------------------------
             with gr.Tab("Export", id="export"):
                 with gr.Row():
-                    exp_session = gr.Dropdown(label="Session", choices=[], scale=3, elem_id="export-session", allow_custom_value=True)
+                    exp_session = gr.Dropdown(label="Session", choices=[], scale=3, elem_id="export-session",
+                                              allow_custom_value=True)
                     prep_btn = gr.Button("Prepare downloads", scale=1, elem_id="prepare-btn")
                 exp_note = gr.Markdown()
                 with gr.Row(elem_id="downloads"):
@@ -155,12 +158,15 @@ def build_app(library: Any, policy_factory: Callable[[], Any], config: UIConfig 
                                      api_visibility="private", show_progress_on=[answer_md])
         stop_btn.click(None, None, None, cancels=[ask_evt, submit_evt])
         for evt in (ask_evt, submit_evt):
-            evt.then(h.after_answer, [ask_state], [sessions, exp_session], show_progress="hidden", api_visibility="private")
+            evt.then(h.after_answer, [ask_state], [sessions, exp_session], show_progress="hidden",
+                     api_visibility="private")
         replay_btn.click(h.replay, [sessions], view_outputs, api_name="replay", show_progress_on=[answer_md])
 
         chips.click(h.seek_citation, [chips, ask_state], [player], show_progress="hidden", queue=False)
-        gallery.select(h.seek_gallery, [ask_state], [player], show_progress="hidden", queue=False, api_visibility="private")
-        seek_go.click(h.seek_request, [seek_box], [player], show_progress="hidden", queue=False, api_visibility="private")
+        gallery.select(h.seek_gallery, [ask_state], [player], show_progress="hidden", queue=False,
+                       api_visibility="private")
+        seek_go.click(h.seek_request, [seek_box], [player], show_progress="hidden", queue=False,
+                      api_visibility="private")
 
         prep_btn.click(h.prepare_exports, [exp_session], [*dl_buttons, exp_note], api_name="export")
         # Picking a session only disables the previous session's downloads; the button prepares them, once.
