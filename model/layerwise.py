@@ -101,7 +101,7 @@ def fit_layer(attn: nn.Module, x: torch.Tensor, y: torch.Tensor, config: LayerFi
     params = list(attn.parameters())
     for p in params:
         p.requires_grad_(True)
-    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0, fused=True)
     n, t = x.shape[:2]
     positions = torch.arange(t, device=device)[None].expand(min(config.batch, n), -1)  # windows start at 0
     norm = y.float().pow(2).mean().clamp_min(1e-12)

@@ -68,15 +68,28 @@ def test_teacher_topk_keeps_the_teachers_most_likely_tokens():
     torch.testing.assert_close(logp.gather(-1, cached.ids), cached.logp, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("topk", [0, 16])
-def test_heal_trains_only_attention_by_default(topk: int):
+def _moved_by_heal(train: str, other_lr: float, topk: int) -> set[str]:
     teacher, student = _pair(1)
     before = {k: v.clone() for k, v in student.state_dict().items()}
     heal(student, teacher, torch.randint(3, 300, (4, 64)),
-         HealConfig(max_steps=2, seq_len=64, batch=2, layer_steps=2, teacher_topk=topk))
+         HealConfig(max_steps=2, seq_len=64, batch=2, layer_steps=2, teacher_topk=topk, train=train, other_lr=other_lr))
     after = student.state_dict()
-    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert not any(p.requires_grad for p in student.parameters())
+    return {k for k in before if not torch.equal(before[k], after[k])}
+
+
+@pytest.mark.parametrize("topk", [0, 16])
+def test_heal_attention_target_moves_only_attention(topk: int):
+    moved = _moved_by_heal("attention", 1.0, topk)
     assert moved and all(".self_attn." in k for k in moved)
+
+
+def test_heal_all_target_moves_every_kind_of_weight_at_its_own_rate():
+    moved = _moved_by_heal("all", 1.0, 16)
+    assert {k.split(".")[-2] for k in moved} >= {"q_proj", "kv_b_proj", "gate_proj", "down_proj", "embed_tokens"}
+    # a zero factor on the other weights leaves them where conversion put them, attention still moves
+    frozen_rest = _moved_by_heal("all", 0.0, 16)
+    assert frozen_rest and all(".self_attn." in k for k in frozen_rest)
 
 
 def test_heal_cli_writes_a_reloadable_model(tmp_path, capsys):
