@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from model.load import LITE
+from model.load import LITE, lite_convert_options
 
 
 @dataclass(frozen=True)
@@ -180,11 +180,12 @@ def run(config: BenchConfig) -> dict:
     _log(f"source ppl {ppl_src:.3f}; calibration statistics")
     moments = attention_input_moments(source, calib)
     settings = list(dict.fromkeys([*config.settings, config.default]))
+    options = lite_convert_options()  # the lite profile's converter options, for every setting and the baseline
     rows, models = [], {}
     for r, d in settings:
         t0 = time.perf_counter()
         with torch.no_grad():
-            m = convert_model(source, r, d, moments=moments, method="activation")
+            m = convert_model(source, r, d, moments=moments, method="activation", options=options)
         conv_s = time.perf_counter() - t0
         ppl = perplexity(m, held)
         rows.append({"kv_rank": r, "rope_dim": d, "kv_bytes_per_token": m2la_kv_bytes(layers, r, d),
@@ -195,7 +196,7 @@ def run(config: BenchConfig) -> dict:
             models["default"] = m
     r, d = config.default
     with torch.no_grad():
-        svd = convert_model(source, r, d, method="weight_svd")
+        svd = convert_model(source, r, d, method="weight_svd", options=options)
     ppl_svd = perplexity(svd, held)
     del svd
     rows.append({"kv_rank": r, "rope_dim": d, "kv_bytes_per_token": m2la_kv_bytes(layers, r, d),
@@ -225,6 +226,7 @@ def run(config: BenchConfig) -> dict:
         "model": "SmolLM2-135M-Instruct (GGUF Q4_1, dequantised to fp32)",
         "device": "cpu", "threads": torch.get_num_threads(), "platform": platform.platform(),
         "config": asdict(config),
+        "convert_options": asdict(options),
         "corpus": {"heldout_tokens": int(held.numel()), "calib_tokens": int(calib.numel())},
         "source": {"kv_bytes_per_token": src_bytes, "ppl": ppl_src},
         "conversions": rows,

@@ -5,8 +5,9 @@ Two stages share one wall-clock budget:
    attention output from the source layer's input; cheap, and it removes most of the conversion error;
 2. end to end: the student learns the teacher's next-token distributions on calibration text,
    KL(teacher || student) averaged over tokens, with warm-up then cosine learning-rate decay over the
-   rest of the budget; every weight moves, the ones conversion did not touch at a tenth of the rate. By default the teacher runs once over all windows at the start and keeps its
-   top-k log-probs per token (sparse KL, the rest of its mass in one bucket), instead of once a step.
+   rest of the budget; every weight moves, the ones conversion did not touch at a tenth of the rate.
+   By default the teacher runs once over all windows at the start and keeps its top-k log-probs per
+   token (sparse KL, the rest of its mass in one bucket), instead of once a step.
 Perplexity on held-out text (model.corpus) is reported before and after. This is the only healing
 claimed: the paper's continued pre-training, SFT and RL are out of reach here.
 """

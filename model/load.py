@@ -27,6 +27,7 @@ from model.assets import ASSETS, default_models_dir, resolve
 
 if TYPE_CHECKING:
     from model.chat import ChatModel
+    from model.convert import ConvertOptions
     from model.lm import M2LAForCausalLM
 
 LITE_MODEL = "smollm2-135m-instruct"
@@ -41,17 +42,20 @@ class LiteDefaults:
     # 4x is not required). Re-pick when model.convert changes: its numbers moved between versions.
     kv_rank: int = 64  # latent width r: (64 + 32) x 30 layers = 4x smaller cache than GQA's 384 x 30
     rope_dim: int = 32  # width of the one shared RoPE key (16 of SmolLM2's 32 frequency pairs kept)
+    rope_context: int = 2048  # RoPE pairs are kept by how far they turn within this many tokens: the lite agent's
+    #                           prompts stay near 2K (agent.context's 1,800-token event budget plus the system
+    #                           prompt), far below SmolLM2's 8K, so pairs that only turn past 2K need no rotation
     calib_windows: int = 32  # calibration windows for the activation-aware factorisation and the layer fit
     calib_seq: int = 512  # tokens per calibration window
     fit_steps: int = 60  # layer-wise fitting steps per attention layer after the conversion (model.layerwise):
-    #                      about a minute once, and held-out perplexity 84 -> 25 (source 15.7); 0: one-shot only
+    #                      about a minute once, and held-out perplexity 68 -> 24.7 (source 15.7); 0: one-shot only
 
 
 LITE = LiteDefaults()
 
 # Bump whenever model.convert (or what convert_lite feeds it) changes the weights it writes: every
 # converted cache made before is then rebuilt instead of being silently reused.
-CONVERTER_VERSION = 3  # 3: the layer-wise fit after conversion
+CONVERTER_VERSION = 4  # 3: the layer-wise fit after conversion; 4: RoPE pairs judged over LITE.rope_context
 FINGERPRINT_FILE = "converter.json"  # inside a converted folder: version, options and their hash
 
 # Below this many weights a linear stays in high precision: 4-bit saves nothing there and costs accuracy.
@@ -89,15 +93,20 @@ def load_gguf_source(gguf: Path, dtype: torch.dtype = torch.float32) -> tuple[nn
 
 def conversion_options(kv_rank: int, rope_dim: int, method: str = "activation") -> dict[str, Any]:
     """Everything that decides the converted weights of the lite model, as a JSON-able dict."""
-    from model.convert import ConvertOptions
-
     asset = ASSETS[LITE_MODEL]
     return {"converter_version": CONVERTER_VERSION, "source": LITE_MODEL,
             "source_sha256": asset.files.get(asset.main_file or ""), "kv_rank": kv_rank, "rope_dim": rope_dim,
-            "method": method, "convert_options": asdict(ConvertOptions()),
+            "method": method, "convert_options": asdict(lite_convert_options()),
             # calibration only feeds the activation-aware method and the layer fit that follows it
             "calib": [LITE.calib_windows, LITE.calib_seq] if method == "activation" else None,
             "fit_steps": LITE.fit_steps if method == "activation" else 0}
+
+
+def lite_convert_options() -> ConvertOptions:
+    """The converter options of the lite model (and of the bench, which speaks for it)."""
+    from model.convert import ConvertOptions
+
+    return ConvertOptions(rope_context=LITE.rope_context)
 
 
 def fingerprint(options: dict[str, Any]) -> str:
@@ -142,7 +151,8 @@ def convert_lite(kv_rank: int = LITE.kv_rank, rope_dim: int = LITE.rope_dim,
     source, tok = load_gguf_source(smollm2_gguf(models_dir))
     calib = calibration_ids(tok) if method == "activation" else None
     with torch.no_grad():
-        m2la = convert_model(source, kv_rank, rope_dim, calib_input_ids=calib, method=method)
+        m2la = convert_model(source, kv_rank, rope_dim, calib_input_ids=calib, method=method,
+                             options=lite_convert_options())
     if options["fit_steps"]:
         from model.layerwise import LayerFitConfig, fit_layers
 

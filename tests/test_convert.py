@@ -175,3 +175,38 @@ def test_weight_only_options_and_centring_keep_paths_consistent() -> None:
             outs.append(m(ids))
             assert (outs[-1] - m(ids, mode="absorbed")).abs().max() < 1e-4
     assert (outs[0] - outs[1]).abs().max() > 1e-3 and (outs[0] - outs[2]).abs().max() > 1e-3  # options take effect
+
+
+def _kept_inv_freq(m: M2LAForCausalLM) -> torch.Tensor:
+    return torch.tensor([f for a in m.config.attn for f in a.rope_inv_freq])
+
+
+def test_a_shorter_rope_context_keeps_the_pairs_that_turn_within_it() -> None:
+    from model.convert import ConvertOptions
+
+    src = tiny_qwen2()  # theta 1e6: the slow pairs hardly turn within a few tokens
+    moments = attention_input_moments(src, _zipf_ids(8, 32, 7))
+    with torch.no_grad():
+        short, long_ = (convert_model(src, kv_rank=24, rope_dim=8, moments=moments,
+                                      options=ConvertOptions(rope_context=ctx)) for ctx in (8, 512))
+        default = convert_model(src, kv_rank=24, rope_dim=8, moments=moments)
+    assert default.config.attn == long_.config.attn  # None judges over the source's context (512 here)
+    assert short.config.attn != long_.config.attn
+    # judged over 8 tokens, the kept pairs are faster ones
+    assert _kept_inv_freq(short).log().mean() > _kept_inv_freq(long_).log().mean()
+
+
+def test_cli_passes_the_rope_context(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from model.convert import ConvertOptions
+
+    src = tiny_qwen2()
+    src.save_pretrained(tmp_path / "src")
+    assert main([str(tmp_path / "src"), "--kv-rank", "24", "--rope-dim", "8", "--rope-context", "8",
+                 "--out", str(tmp_path / "out"), "--json"]) == 0
+    with torch.no_grad():
+        direct = convert_model(src, kv_rank=24, rope_dim=8, options=ConvertOptions(rope_context=8))
+    assert M2LAForCausalLM.from_pretrained(tmp_path / "out").config.attn == direct.config.attn
+    capsys.readouterr()
+    assert main([str(tmp_path / "src"), "--rope-context", "0", "--out", str(tmp_path / "o2")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("convert:") and "rope-context" in err and "\n" not in err
