@@ -48,7 +48,7 @@ class LiteDefaults:
     calib_windows: int = 32  # calibration windows for the activation-aware factorisation and the layer fit
     calib_seq: int = 512  # tokens per calibration window
     fit_steps: int = 60  # layer-wise fitting steps per attention layer after the conversion (model.layerwise):
-    #                      about a minute once, and held-out perplexity 68 -> 24.7 (source 15.7); 0: one-shot only
+    #                      about a minute once, and held-out perplexity then 24.7 (source 15.7); 0: one-shot only
 
 
 LITE = LiteDefaults()
