@@ -49,6 +49,9 @@ class ConvertOptions:
     #                                  source's context (max_position_embeddings, capped). A model served at
     #                                  shorter prompts keeps the pairs that turn within them (SmolLM2 r64/d32
     #                                  one-shot ppl at 512-token windows: 84.5 judged over 8K, 67.7 over 2K)
+    rank_allocation: str = "uniform"  # "uniform": every layer's latent is kv_rank wide; "spectrum" (activation
+    #                                   method with calibration): the same total, layers x kv_rank, spread over the
+    #                                   layers by their calibration spectra (allocate_ranks), so the cache is as big
 
 
 @dataclass(frozen=True)
@@ -170,16 +173,17 @@ def _select_pairs(score: torch.Tensor, n_pairs: int, mrope_section: tuple[int, .
 
 
 def _factorise(m: torch.Tensor, rank: int, sigma: torch.Tensor | None, k_rows: int,
-               method: Method, balance_kv: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """A [r, hidden], B [rows, r] with B A ~= m [rows, hidden]; exact 0/1 B when rank == rows."""
+               method: Method, balance_kv: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """A [r, hidden], B [rows, r] with B A ~= m [rows, hidden], and the share of the (whitened, balanced)
+    energy each singular direction carries [rows] (None at full rank, where B is an exact 0/1 matrix)."""
     rows = m.shape[0]
     if rank == rows:
-        return m.clone(), torch.eye(rows, dtype=m.dtype)
+        return m.clone(), torch.eye(rows, dtype=m.dtype), None
     if rank > rows:
         raise ValueError(f"--kv-rank {rank} exceeds the joint [K_nope; V] width {rows}")
     if method == "weight_svd" or sigma is None:
         u, s, vh = torch.linalg.svd(m, full_matrices=False)
-        return s[:rank, None] * vh[:rank], u[:, :rank]
+        return s[:rank, None] * vh[:rank], u[:, :rank], _shares(s)
     if method != "activation":
         raise ValueError(f"unknown method {method!r} (activation|weight_svd)")
     evals, evecs = torch.linalg.eigh(sigma)
@@ -190,16 +194,54 @@ def _factorise(m: torch.Tensor, rank: int, sigma: torch.Tensor | None, k_rows: i
     bal = torch.ones(rows, dtype=m.dtype)
     if k_rows and balance_kv:
         bal[:k_rows] = (energy_v / energy_k).sqrt()
-    u, _, _ = torch.linalg.svd(bal[:, None] * m @ sqrt_sigma, full_matrices=False)
+    u, s, _ = torch.linalg.svd(bal[:, None] * m @ sqrt_sigma, full_matrices=False)
     u_r = u[:, :rank]  # best rank-r subspace of the balanced, whitened outputs
-    return u_r.T @ (bal[:, None] * m), u_r / bal[:, None]
+    return u_r.T @ (bal[:, None] * m), u_r / bal[:, None], _shares(s)
+
+
+def _shares(s: torch.Tensor) -> torch.Tensor:
+    """Share of the total energy per singular value (s descending) [n]."""
+    e = s.double() ** 2
+    return e / e.sum().clamp_min(1e-300)
+
+
+def allocate_ranks(shares: list[torch.Tensor], mean_rank: int, unit: int = 8, floor: int = 16) -> list[int]:
+    """Per-layer latent ranks that sum to len(shares) x mean_rank, from each layer's energy shares [rows].
+
+    Greedy (optimal here, since every layer's shares descend): each layer starts at `floor`, then each
+    `unit` of rank goes to the layer whose discarded share of energy it lowers most. Relative shares
+    weigh every layer alike whatever the scale of its activations. SmolLM2 at 64/32: layer 0 needs 24
+    (its keys and values are nearly low-rank), layers 3-5, 7, 20, 23-26 and 28 get 72-80, seven get 56.
+    """
+    n = len(shares)
+    caps = [int(e.numel()) for e in shares]
+    total = mean_rank * n
+    if total > sum(caps):
+        raise ValueError(f"--kv-rank {mean_rank} exceeds the joint [K_nope; V] width of the layers")
+    # tail[l][r]: share of layer l's energy beyond rank r
+    tails = [torch.cat((e.flip(0).cumsum(0).flip(0), e.new_zeros(1))).tolist() for e in shares]
+    ranks = [min(floor, mean_rank, c) for c in caps]
+    left = total - sum(ranks)
+    while left > 0:
+        step = min(unit, left)
+
+        def gain(i: int) -> float:
+            return tails[i][ranks[i]] - tails[i][min(ranks[i] + step, caps[i])] if ranks[i] < caps[i] else -1.0
+
+        best = max(range(n), key=gain)
+        add = min(step, caps[best] - ranks[best])
+        ranks[best] += add
+        left -= add
+    return ranks
 
 
 @torch.no_grad()
 def convert_layer(attn: nn.Module, parts: SourceParts, kv_rank: int | None, rope_dim: int | None,
                   moments: torch.Tensor | None, method: Method,
-                  opts: ConvertOptions = ConvertOptions()) -> tuple[M2LAConfig, dict[str, torch.Tensor]]:
-    """One GQA attention -> (M2LAConfig, state dict of M2LAAttention). fp64 arithmetic throughout."""
+                  opts: ConvertOptions = ConvertOptions()
+                  ) -> tuple[M2LAConfig, dict[str, torch.Tensor], torch.Tensor | None]:
+    """One GQA attention -> (M2LAConfig, state dict of M2LAAttention, energy shares of the [K_nope; V]
+    factorisation [rows], None at full rank). fp64 arithmetic throughout."""
     cfg = parts.text_config
     hid, n_h, n_g = cfg.hidden_size, cfg.num_attention_heads, cfg.num_key_value_heads
     d = getattr(cfg, "head_dim", None) or hid // n_h
@@ -260,7 +302,7 @@ def convert_layer(attn: nn.Module, parts: SourceParts, kv_rank: int | None, rope
     # (a K_nope bias is softmax-invariant, a V bias folds into o_proj), so no latent rank is spent on it
     mean = sig[:hid, hid] if moments is not None and method == "activation" and opts.centre else None
     sig_x = None if moments is None else sig[:hid, :hid] - (0 if mean is None else torch.outer(mean, mean))
-    a, b = _factorise(m, rank, sig_x, n_g * d_nope, method, opts.balance_kv)
+    a, b, shares = _factorise(m, rank, sig_x, n_g * d_nope, method, opts.balance_kv)
     v_resid = torch.zeros(n_g * d, dtype=f64) if mean is None else ((m - b @ a) @ mean)[n_g * d_nope:]
     b_k, b_v = b[: n_g * d_nope].view(n_g, d_nope, rank), b[n_g * d_nope:].view(n_g, d, rank)
     grp = torch.arange(n_h) // rep
@@ -292,7 +334,7 @@ def convert_layer(attn: nn.Module, parts: SourceParts, kv_rank: int | None, rope
         state["q_proj.bias"], state["kv_a_proj.bias"] = q_all[:, hid], kv_a[:, hid]
     if use_o_bias:
         state["o_proj.bias"] = o_bias
-    return mcfg, state
+    return mcfg, state, shares
 
 
 @torch.no_grad()
@@ -304,18 +346,27 @@ def convert_model(hf_model: nn.Module, kv_rank: int | None = None, rope_dim: int
 
     kv_rank/rope_dim None keep everything (the exact rewrite: logits equal the source's). With
     calib_input_ids [N, T] (or precomputed `moments` from `attention_input_moments`), RoPE pairs are
-    chosen from activation statistics and, for method "activation", the factorisation is activation-aware.
+    chosen from activation statistics and, for method "activation", the factorisation is activation-aware
+    (and with options.rank_allocation "spectrum", kv_rank is the mean over layers of unequal ranks).
     """
+    if options.rank_allocation not in ("uniform", "spectrum"):
+        raise ValueError(f"unknown rank allocation {options.rank_allocation!r} (uniform|spectrum)")
     parts = source_parts(hf_model)
     cfg = parts.text_config
     if moments is None and calib_input_ids is not None:
         moments = attention_input_moments(hf_model, calib_input_ids)
-    attn_cfgs, states = [], []
-    for i, layer in enumerate(parts.decoder.layers):
-        mcfg, st = convert_layer(layer.self_attn, parts, kv_rank, rope_dim,
-                                 moments[i] if moments is not None else None, method, options)
-        attn_cfgs.append(mcfg)
-        states.append(st)
+    layers = list(parts.decoder.layers)
+
+    def convert(i: int, rank: int | None) -> tuple[M2LAConfig, dict[str, torch.Tensor], torch.Tensor | None]:
+        return convert_layer(layers[i].self_attn, parts, rank, rope_dim,
+                             moments[i] if moments is not None else None, method, options)
+
+    done = [convert(i, kv_rank) for i in range(len(layers))]
+    if (options.rank_allocation == "spectrum" and method == "activation" and moments is not None
+            and kv_rank is not None and all(shares is not None for _, _, shares in done)):
+        ranks = allocate_ranks([shares for _, _, shares in done], kv_rank)
+        done = [d if r == kv_rank else convert(i, r) for i, (d, r) in enumerate(zip(done, ranks))]
+    attn_cfgs, states = [c for c, _, _ in done], [st for _, st, _ in done]
     mlp0 = parts.decoder.layers[0].mlp
     lm_cfg = LMConfig(vocab_size=cfg.vocab_size, hidden=cfg.hidden_size, intermediate=cfg.intermediate_size,
                       attn=tuple(attn_cfgs), rms_eps=cfg.rms_norm_eps, tie_embeddings=parts.tied,
@@ -325,7 +376,7 @@ def convert_model(hf_model: nn.Module, kv_rank: int | None = None, rope_dim: int
     sd: dict[str, torch.Tensor] = {"embed_tokens.weight": parts.decoder.embed_tokens.weight,
                                    "norm.weight": parts.decoder.norm.weight,
                                    "lm_head.weight": parts.lm_head.weight}
-    for i, layer in enumerate(parts.decoder.layers):
+    for i, layer in enumerate(layers):
         sd |= {f"layers.{i}.self_attn.{k}": v for k, v in states[i].items()}
         sd |= {f"layers.{i}.{k}": v for k, v in layer.state_dict().items()
                if k.startswith(("input_layernorm.", "post_attention_layernorm.", "mlp."))}
@@ -383,11 +434,16 @@ def main(argv: list[str]) -> int:
     p.add_argument("--rope-context", type=int, default=None,
                    help="prompt length the model will serve: RoPE pairs are kept by how far they turn within it "
                         "(default: the source's context)")
+    p.add_argument("--rank-allocation", choices=["uniform", "spectrum"], default="uniform",
+                   help="spectrum: layers get unequal latent ranks by their calibration spectra, kv-rank on average "
+                        "(same cache size; needs --calib)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
     try:
         if args.rope_context is not None and args.rope_context < 1:
             raise ValueError(f"--rope-context must be a positive number of tokens, got {args.rope_context}")
+        if args.rank_allocation == "spectrum" and (not args.calib or args.method != "activation"):
+            raise ValueError("--rank-allocation spectrum needs --calib and the activation method")
         t0 = time.perf_counter()
         hf_model, tok = load_source(args.source)
         calib = None
@@ -397,16 +453,21 @@ def main(argv: list[str]) -> int:
             text = Path(args.calib).read_text(encoding="utf-8", errors="replace")
             calib = calib_ids_from_text(tok, text, args.seq_len, args.calib_tokens)
         model = convert_model(hf_model, args.kv_rank, args.rope_dim, calib, args.method,
-                              options=ConvertOptions(rope_context=args.rope_context))
+                              options=ConvertOptions(rope_context=args.rope_context,
+                                                     rank_allocation=args.rank_allocation))
         out = model.save_pretrained(args.out)
         if tok is not None:  # so the converted model is usable without the source
             tok.save_pretrained(str(out))
     except (OSError, ValueError) as e:
         print(f"convert: {e}", file=sys.stderr)
         return 1
-    a0 = model.config.attn[0]
-    info = {"out": str(out), "layers": model.config.layers, "kv_rank": a0.kv_rank, "rope_dim": a0.d_rope,
-            "cache_values_per_token_per_layer": a0.kv_rank + a0.d_rope, "method": args.method,
+    attn = model.config.attn
+    ranks = [a.kv_rank for a in attn]
+    # allocation keeps the total at layers x kv_rank, so the means are whole numbers
+    info = {"out": str(out), "layers": model.config.layers, "kv_rank": sum(ranks) // len(ranks),
+            "kv_ranks": ranks, "rope_dim": attn[0].d_rope,
+            "cache_values_per_token_per_layer": sum(a.kv_rank + a.d_rope for a in attn) // len(attn),
+            "method": args.method,
             "calibration_rows": 0 if calib is None else int(calib.shape[0]),
             "seconds": round(time.perf_counter() - t0, 2)}
     print(json.dumps(info) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items()))

@@ -67,16 +67,20 @@ def texts(part: str, config: CorpusConfig = CorpusConfig()) -> list[str]:
 
 
 def token_windows(tokenizer, part: str, seq_len: int, max_windows: int | None = None,
-                  config: CorpusConfig = CorpusConfig()) -> torch.Tensor:
-    """Non-overlapping windows [N, seq_len] of token ids from one part, documents joined by EOS."""
+                  config: CorpusConfig = CorpusConfig(), spread: bool = False) -> torch.Tensor:
+    """Non-overlapping windows [N, seq_len] of token ids from one part, documents joined by EOS.
+
+    With max_windows the first ones are taken (the documents listed first: licence text), or with
+    `spread` windows evenly spaced over the whole part (licences and docstrings alike).
+    """
     eos = tokenizer.eos_token_id
     ids: list[int] = []
     for doc in texts(part, config):
         ids.extend(tokenizer(doc, add_special_tokens=False)["input_ids"])
         ids.append(eos)
-    n = len(ids) // seq_len
-    if max_windows is not None:
-        n = min(n, max_windows)
+    total = len(ids) // seq_len
+    n = total if max_windows is None else min(total, max_windows)
     if n == 0:
         raise ValueError(f"corpus part {part!r} has fewer than {seq_len} tokens")
-    return torch.tensor(ids[: n * seq_len], dtype=torch.long).view(n, seq_len)
+    windows = torch.tensor(ids[: total * seq_len], dtype=torch.long).view(total, seq_len)
+    return windows[torch.linspace(0, total - 1, n).round().long()] if spread else windows[:n]

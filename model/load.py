@@ -45,17 +45,21 @@ class LiteDefaults:
     rope_context: int = 2048  # RoPE pairs are kept by how far they turn within this many tokens: the lite agent's
     #                           prompts stay near 2K (agent.context's 1,800-token event budget plus the system
     #                           prompt), far below SmolLM2's 8K, so pairs that only turn past 2K need no rotation
+    rank_allocation: str = "spectrum"  # kv_rank is the mean: layers whose keys/values are nearly low-rank give
+    #                                    latent width to the others (same cache; SmolLM2 300 layer-wise steps a
+    #                                    layer then 150 end-to-end steps: held-out ppl 18.73 vs 18.97 uniform)
     calib_windows: int = 32  # calibration windows for the activation-aware factorisation and the layer fit
     calib_seq: int = 512  # tokens per calibration window
     fit_steps: int = 60  # layer-wise fitting steps per attention layer after the conversion (model.layerwise):
-    #                      about a minute once, and held-out perplexity then 24.7 (source 15.7); 0: one-shot only
+    #                      about a minute once, and held-out perplexity then 24.0 (source 15.7); 0: one-shot only
 
 
 LITE = LiteDefaults()
 
 # Bump whenever model.convert (or what convert_lite feeds it) changes the weights it writes: every
 # converted cache made before is then rebuilt instead of being silently reused.
-CONVERTER_VERSION = 4  # 3: the layer-wise fit after conversion; 4: RoPE pairs judged over LITE.rope_context
+CONVERTER_VERSION = 5  # 3: the layer-wise fit after conversion; 4: RoPE pairs judged over LITE.rope_context;
+#                       5: latent ranks spread over the layers (LITE.rank_allocation)
 FINGERPRINT_FILE = "converter.json"  # inside a converted folder: version, options and their hash
 
 # Below this many weights a linear stays in high precision: 4-bit saves nothing there and costs accuracy.
@@ -106,7 +110,7 @@ def lite_convert_options() -> ConvertOptions:
     """The converter options of the lite model (and of the bench, which speaks for it)."""
     from model.convert import ConvertOptions
 
-    return ConvertOptions(rope_context=LITE.rope_context)
+    return ConvertOptions(rope_context=LITE.rope_context, rank_allocation=LITE.rank_allocation)
 
 
 def fingerprint(options: dict[str, Any]) -> str:

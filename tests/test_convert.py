@@ -210,3 +210,55 @@ def test_cli_passes_the_rope_context(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main([str(tmp_path / "src"), "--rope-context", "0", "--out", str(tmp_path / "o2")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("convert:") and "rope-context" in err and "\n" not in err
+
+
+def test_allocate_ranks_keeps_the_total_and_feeds_the_slowly_decaying_spectra() -> None:
+    from model.convert import allocate_ranks
+
+    steep = torch.tensor([0.9, 0.05, 0.03, 0.02] + [0.0] * 60)  # nearly rank 1
+    slow = 0.97 ** torch.arange(64, dtype=torch.float64)
+    slow /= slow.sum()  # a slowly decaying spectrum: every latent dim still helps
+    ranks = allocate_ranks([steep, slow, slow], mean_rank=24, unit=8, floor=8)
+    assert sum(ranks) == 72 and ranks[0] == 8 and ranks[1] == ranks[2] == 32
+    # a layer never gets more than its width; the rest goes elsewhere
+    narrow = torch.full((12,), 1 / 12, dtype=torch.float64)
+    assert allocate_ranks([narrow, slow], mean_rank=30, unit=8, floor=8) == [12, 48]
+    with pytest.raises(ValueError, match="kv-rank"):
+        allocate_ranks([narrow, narrow], mean_rank=13)
+
+
+def test_spectrum_allocation_moves_rank_to_the_layer_that_needs_it() -> None:
+    from model.convert import ConvertOptions
+
+    src = tiny_llama()
+    with torch.no_grad():  # layer 0's keys and values become rank 2: a few latent dims carry them exactly
+        for proj in (src.model.layers[0].self_attn.k_proj, src.model.layers[0].self_attn.v_proj):
+            u, s, vh = torch.linalg.svd(proj.weight, full_matrices=False)
+            proj.weight.copy_((u[:, :2] * s[:2]) @ vh[:2])
+    moments = attention_input_moments(src, _zipf_ids(16, 32, 1))
+    held_out = _zipf_ids(4, 32, 2)
+    with torch.no_grad():
+        ref = src(held_out).logits
+        # every RoPE pair kept (rope_dim 32 = 2 KV heads x 16), so the latent rank is the only loss
+        uniform = convert_model(src, kv_rank=24, rope_dim=32, moments=moments)
+        spread = convert_model(src, kv_rank=24, rope_dim=32, moments=moments,
+                               options=ConvertOptions(rank_allocation="spectrum"))
+        err = {name: ((m(held_out) - ref) ** 2).mean().item() for name, m in (("uniform", uniform), ("spread", spread))}
+        ids = _ids(1, 12)
+        naive = spread(ids)
+        cache = LatentKVCache.for_model(spread)
+        absorbed = torch.cat([spread(ids[:, i:i + 1], cache=cache, mode="absorbed") for i in range(12)], dim=1)
+    ranks = [a.kv_rank for a in spread.config.attn]
+    assert ranks[0] < 24 < ranks[1] and sum(ranks) == 2 * 24
+    assert cache.bytes_per_token() == LatentKVCache.for_model(uniform).bytes_per_token()
+    assert err["spread"] < 0.1 * err["uniform"], err
+    assert (naive - absorbed).abs().max() < 1e-4
+
+
+def test_cli_spectrum_allocation_needs_calibration(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    tiny_llama().save_pretrained(tmp_path / "src")
+    capsys.readouterr()  # the save's progress bar
+    assert main([str(tmp_path / "src"), "--kv-rank", "24", "--rope-dim", "8", "--rank-allocation", "spectrum",
+                 "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("convert:") and "--calib" in err and "\n" not in err, err

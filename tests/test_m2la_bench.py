@@ -34,7 +34,12 @@ def test_quick_bench_reports_the_summary_and_heal_helps():
     # healing stages move the default setting toward the source
     assert s["ppl_ratio_one_shot"] < s["ppl_ratio_svd_baseline"] / 10
     assert 1.0 < s["ppl_ratio_healed"] < s["ppl_ratio_one_shot"]
+    # the latent ranks are spread over the layers at the same total (LITE.rank_allocation)
+    ranks = next(r["kv_ranks"] for r in result["conversions"] if (r["kv_rank"], r["rope_dim"]) == (64, 32)
+                 and r["method"] == "activation")
+    assert sum(ranks) == 30 * 64 and len(set(ranks)) > 1
     heal = result["heal"]
+    assert result["source"]["ppl_spread"] > 1.0 and heal["ppl_spread"] > result["source"]["ppl_spread"]
     assert heal["layer_steps"] >= 30 and heal["steps"] >= 1 and heal["layer_error_last"] < heal["layer_error_first"]
     assert [row["context"] for row in result["decode"]] == [1024, 8192]
     assert all(row["transformers_gqa_tps"] > 0 and row["m2la_absorbed_tps"] > 0 for row in result["decode"])
