@@ -50,7 +50,8 @@ class BenchConfig:
 QUICK = BenchConfig(settings=((32, 64), (64, 32), (128, 64)), eval_windows=4, calib_windows=8, heal_minutes=2.0,
                     contexts=(1024, 8192), decode_steps=8, warmup_steps=1)
 
-VALUE_BYTES = 2  # bf16/fp16 cache values: the deployment dtype (the ratios do not depend on it)
+VALUE_DTYPE = torch.bfloat16  # cache values in the deployment dtype (the ratios do not depend on it)
+VALUE_BYTES = torch.empty(0, dtype=VALUE_DTYPE).element_size()
 
 
 def _log(msg: str) -> None:
@@ -64,9 +65,10 @@ def source_kv_bytes(cfg: Any) -> int:
 
 
 def m2la_kv_bytes(model: Any) -> int:
-    """M2LA cache bytes per token: sum over layers of (r + d_rope) x value bytes (layers x (r + d_rope) when
-    every layer has the same rank; an allocation over layers keeps that total)."""
-    return sum(a.kv_rank + a.d_rope for a in model.config.attn) * VALUE_BYTES
+    """M2LA cache bytes per token at VALUE_BYTES a value: what a LatentKVCache for the model holds per token."""
+    from model.cache import LatentKVCache
+
+    return LatentKVCache.for_model(model, dtype=VALUE_DTYPE).bytes_per_token()
 
 
 @torch.inference_mode()

@@ -367,7 +367,7 @@ def convert_model(hf_model: nn.Module, kv_rank: int | None = None, rope_dim: int
         ranks = allocate_ranks([shares for _, _, shares in done], kv_rank)
         done = [d if r == kv_rank else convert(i, r) for i, (d, r) in enumerate(zip(done, ranks))]
     attn_cfgs, states = [c for c, _, _ in done], [st for _, st, _ in done]
-    mlp0 = parts.decoder.layers[0].mlp
+    mlp0 = layers[0].mlp
     lm_cfg = LMConfig(vocab_size=cfg.vocab_size, hidden=cfg.hidden_size, intermediate=cfg.intermediate_size,
                       attn=tuple(attn_cfgs), rms_eps=cfg.rms_norm_eps, tie_embeddings=parts.tied,
                       mlp_bias=mlp0.gate_proj.bias is not None,
