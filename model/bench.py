@@ -33,12 +33,13 @@ class BenchConfig:
     # (kv_rank, rope_dim) settings measured
     settings: tuple[tuple[int, int], ...] = ((32, 64), (64, 32), (80, 16), (64, 64), (128, 64), (96, 32))
     default: tuple[int, int] = (LITE.kv_rank, LITE.rope_dim)  # the setting the summary speaks for
-    eval_windows: int = 16  # held-out windows for perplexity
+    eval_windows: int | None = None  # held-out windows for perplexity, evenly spaced (None: all of them)
     eval_seq: int = 512  # tokens per held-out window
-    calib_windows: int = 16  # calibration windows (activation statistics)
+    calib_windows: int | None = None  # calibration windows for the activation statistics, evenly spaced (None: all)
     calib_seq: int = 512  # tokens per calibration window
     heal_minutes: float = 30.0  # heal budget for the default setting (0: skip)
     heal_seq: int = 256  # heal window length
+    heal_windows: int | None = None  # calibration windows the heal trains on, evenly spaced (None: all of them)
     contexts: tuple[int, ...] = (1024, 4096, 8192)  # decode context lengths
     decode_steps: int = 16  # timed decode steps per context
     warmup_steps: int = 2  # untimed decode steps first
@@ -47,7 +48,9 @@ class BenchConfig:
     only: str | None = None  # "decode": measure only decode tokens/s (no perplexity, no heal); None: everything
 
 
+# a couple of minutes' heal cannot afford the teacher passes over all 216 heal windows: 32 of them
 QUICK = BenchConfig(settings=((32, 64), (64, 32), (128, 64)), eval_windows=4, calib_windows=8, heal_minutes=2.0,
+                    heal_windows=32,
                     contexts=(1024, 8192), decode_steps=8, warmup_steps=1)
 
 VALUE_DTYPE = torch.bfloat16  # cache values in the deployment dtype (the ratios do not depend on it)
@@ -175,14 +178,10 @@ def run(config: BenchConfig) -> dict:
     t_start = time.perf_counter()
     source, tok = load_gguf_source(smollm2_gguf())
     held = token_windows(tok, "heldout", config.eval_seq, config.eval_windows)
-    # the first windows are licence text only; the same number spread over every held-out document
-    # (docstrings too) is reported beside them for the source, the default one-shot and the healed model
-    held_spread = token_windows(tok, "heldout", config.eval_seq, config.eval_windows, spread=True)
     calib = token_windows(tok, "calib", config.calib_seq, config.calib_windows)
     src_bytes = source_kv_bytes(source.config)
     _log("source perplexity")
     ppl_src = perplexity(source, held)
-    ppl_src_spread = perplexity(source, held_spread)
     _log(f"source ppl {ppl_src:.3f}; calibration statistics")
     moments = attention_input_moments(source, calib)
     settings = list(dict.fromkeys([*config.settings, config.default]))
@@ -201,7 +200,6 @@ def run(config: BenchConfig) -> dict:
         _log(f"r={r} d={d}: ppl {ppl:.3f}")
         if (r, d) == config.default:
             models["default"] = m
-            rows[-1]["ppl_spread"] = perplexity(m, held_spread)
     r, d = config.default
     with torch.no_grad():  # MHA2MLA's SVD-joint: no calibration, so every layer at rank r
         svd = convert_model(source, r, d, method="weight_svd", options=options)
@@ -220,14 +218,12 @@ def run(config: BenchConfig) -> dict:
     ppl_healed = None
     if config.heal_minutes > 0:
         _log(f"heal {config.heal_minutes} min")
-        train = token_windows(tok, "calib", config.heal_seq)
+        train = token_windows(tok, "calib", config.heal_seq, config.heal_windows)
         hc = HealConfig(minutes=config.heal_minutes, seq_len=config.heal_seq)
         rep = heal(default, source, train, hc, _log)
         ppl_healed = perplexity(default, held)
-        ppl_healed_spread = perplexity(default, held_spread)
         heal_info = {"config": asdict(hc), **asdict(rep), "minutes": rep.seconds / 60,
-                     "ppl": ppl_healed, "ppl_ratio": ppl_healed / ppl_src,
-                     "ppl_spread": ppl_healed_spread, "ppl_ratio_spread": ppl_healed_spread / ppl_src_spread}
+                     "ppl": ppl_healed, "ppl_ratio": ppl_healed / ppl_src}
         _log(f"healed ppl {ppl_healed:.3f}")
 
     decode = decode_rows(source, default, config)
@@ -239,7 +235,7 @@ def run(config: BenchConfig) -> dict:
         "config": asdict(config),
         "convert_options": asdict(options),
         "corpus": {"heldout_tokens": int(held.numel()), "calib_tokens": int(calib.numel())},
-        "source": {"kv_bytes_per_token": src_bytes, "ppl": ppl_src, "ppl_spread": ppl_src_spread},
+        "source": {"kv_bytes_per_token": src_bytes, "ppl": ppl_src},
         "conversions": rows,
         "heal": heal_info,
         "decode": decode,
@@ -272,7 +268,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--settings", type=_pair, nargs="+", help="(kv_rank,rope_dim) pairs, e.g. 64,32 96,32")
     p.add_argument("--default", type=_pair, help="the setting the summary reports (default: the lite profile's)")
     p.add_argument("--heal-minutes", type=float, help="heal budget (0 skips the heal)")
-    p.add_argument("--eval-windows", type=int, help="held-out windows of 512 tokens")
+    p.add_argument("--eval-windows", type=int, help="held-out windows of 512 tokens, evenly spaced (default: all)")
     p.add_argument("--contexts", type=int, nargs="+", help="decode context lengths")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--only", choices=["decode"], help="measure only this part (decode: tokens/s vs transformers)")

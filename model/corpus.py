@@ -66,12 +66,22 @@ def texts(part: str, config: CorpusConfig = CorpusConfig()) -> list[str]:
     return docs
 
 
+def evenly(rows: torch.Tensor, n: int) -> torch.Tensor:
+    """n rows of rows [N, ...] evenly spaced from the first to the last (all N when n >= N), in order.
+
+    The parts list their licences first, so the first rows would be licence text only: a sample taken
+    this way reaches every document instead.
+    """
+    if n >= rows.shape[0]:
+        return rows
+    return rows[torch.linspace(0, rows.shape[0] - 1, n).round().long()]
+
+
 def token_windows(tokenizer, part: str, seq_len: int, max_windows: int | None = None,
-                  config: CorpusConfig = CorpusConfig(), spread: bool = False) -> torch.Tensor:
+                  config: CorpusConfig = CorpusConfig()) -> torch.Tensor:
     """Non-overlapping windows [N, seq_len] of token ids from one part, documents joined by EOS.
 
-    With max_windows the first ones are taken (the documents listed first: licence text), or with
-    `spread` windows evenly spaced over the whole part (licences and docstrings alike).
+    With max_windows, that many windows evenly spaced over the whole part (licences and docstrings alike).
     """
     eos = tokenizer.eos_token_id
     ids: list[int] = []
@@ -79,8 +89,7 @@ def token_windows(tokenizer, part: str, seq_len: int, max_windows: int | None = 
         ids.extend(tokenizer(doc, add_special_tokens=False)["input_ids"])
         ids.append(eos)
     total = len(ids) // seq_len
-    n = total if max_windows is None else min(total, max_windows)
-    if n == 0:
+    if total == 0:
         raise ValueError(f"corpus part {part!r} has fewer than {seq_len} tokens")
     windows = torch.tensor(ids[: total * seq_len], dtype=torch.long).view(total, seq_len)
-    return windows[torch.linspace(0, total - 1, n).round().long()] if spread else windows[:n]
+    return windows if max_windows is None else evenly(windows, max(1, max_windows))

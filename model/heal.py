@@ -25,6 +25,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from model.corpus import evenly
 from model.layerwise import LayerFitConfig, budget, cosine, fit_layers
 from model.ppl import logits_of, perplexity
 
@@ -40,7 +41,9 @@ class HealConfig:
     lr: float = 3e-4  # AdamW peak learning rate of the end-to-end stage (warm-up, then cosine decay to 0)
     warmup: int = 10  # linear warm-up steps
     layer_fraction: float = 0.5  # share of the budget spent on layer-wise fitting (0 skips it)
-    layer_tokens: int = 16384  # calibration tokens captured for layer-wise fitting (the first windows)
+    layer_tokens: int = 65536  # calibration tokens captured for layer-wise fitting, windows evenly spaced over
+    #                            all of them (SmolLM2's 55K-token calibration part whole: 5 GB of bf16 captures;
+    #                            held-out ppl 17.40 vs 19.61 on the first 16K tokens, which are licence text only)
     layer_steps: int | None = None  # layer-wise steps per layer instead of its time share (tests)
     layer_lr: float = 1e-3  # AdamW peak learning rate of the layer-wise stage
     layer_inputs: str = "source"  # layer-wise inputs: the source's ("source") or the student's own ("student")
@@ -133,8 +136,8 @@ def heal(student: nn.Module, teacher: nn.Module, windows: torch.Tensor, config: 
          log: Callable[[str], None] | None = None) -> HealReport:
     """Distil student toward teacher on token windows [N, T] (T >= config.seq_len) in place: both stages.
 
-    The layer-wise stage uses the first `layer_tokens` worth of windows at their full length; the
-    end-to-end stage uses every window cut to seq_len.
+    The layer-wise stage uses `layer_tokens` worth of windows, evenly spaced over all of them, at
+    their full length; the end-to-end stage uses every window cut to seq_len.
     """
     if windows.shape[1] < config.seq_len:
         raise ValueError(f"heal windows hold {windows.shape[1]} tokens, fewer than seq_len {config.seq_len}")
@@ -143,7 +146,7 @@ def heal(student: nn.Module, teacher: nn.Module, windows: torch.Tensor, config: 
     layer = None
     if config.layer_fraction > 0:
         n = max(1, min(windows.shape[0], config.layer_tokens // windows.shape[1]))
-        layer = fit_layers(student, teacher, windows[:n],
+        layer = fit_layers(student, teacher, evenly(windows, n),
                            LayerFitConfig(seconds=config.layer_fraction * total_s, max_steps=config.layer_steps,
                                           lr=config.layer_lr, bf16=config.bf16, inputs=config.layer_inputs),
                            log, config.seed)
@@ -243,7 +246,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--fp32", action="store_true", help="train in fp32 (default: bf16 autocast)")
     p.add_argument("--teacher-topk", type=int, default=HealConfig.teacher_topk,
                    help="teacher log-probs kept per token, computed once (0: run the teacher every step, exact KL)")
-    p.add_argument("--eval-windows", type=int, default=8, help="held-out windows of 512 tokens for perplexity")
+    p.add_argument("--eval-windows", type=int, default=None,
+                   help="held-out windows of 512 tokens for perplexity, evenly spaced (default: all of them)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
     log = (lambda m: print(m, file=sys.stderr)) if args.json else print

@@ -48,7 +48,8 @@ class LiteDefaults:
     rank_allocation: str = "spectrum"  # kv_rank is the mean: layers whose keys/values are nearly low-rank give
     #                                    latent width to the others (same cache; SmolLM2 300 layer-wise steps a
     #                                    layer then 150 end-to-end steps: held-out ppl 18.73 vs 18.97 uniform)
-    calib_windows: int = 32  # calibration windows for the activation-aware factorisation and the layer fit
+    calib_windows: int = 32  # calibration windows for the activation-aware factorisation and the layer fit,
+    #                          spread evenly over every calibration document (not the licences alone)
     calib_seq: int = 512  # tokens per calibration window
     fit_steps: int = 60  # layer-wise fitting steps per attention layer after the conversion (model.layerwise):
     #                      about a minute once, and held-out perplexity then 24.0 (source 15.7); 0: one-shot only
@@ -58,8 +59,9 @@ LITE = LiteDefaults()
 
 # Bump whenever model.convert (or what convert_lite feeds it) changes the weights it writes: every
 # converted cache made before is then rebuilt instead of being silently reused.
-CONVERTER_VERSION = 5  # 3: the layer-wise fit after conversion; 4: RoPE pairs judged over LITE.rope_context;
-#                       5: latent ranks spread over the layers (LITE.rank_allocation)
+CONVERTER_VERSION = 6  # 3: the layer-wise fit after conversion; 4: RoPE pairs judged over LITE.rope_context;
+#                       5: latent ranks spread over the layers (LITE.rank_allocation);
+#                       6: calibration windows spread over every calibration document
 FINGERPRINT_FILE = "converter.json"  # inside a converted folder: version, options and their hash
 
 # Below this many weights a linear stays in high precision: 4-bit saves nothing there and costs accuracy.
@@ -135,7 +137,7 @@ def cache_is_current(folder: Path, fp: str) -> bool:
 
 
 def calibration_ids(tokenizer: Any, windows: int = LITE.calib_windows, seq: int = LITE.calib_seq) -> torch.Tensor:
-    """Calibration token windows [N, seq] from the project's calibration corpus."""
+    """Calibration token windows [N, seq], evenly spaced over the project's calibration corpus."""
     from model.corpus import token_windows
 
     return token_windows(tokenizer, "calib", seq, windows)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from model.corpus import texts, token_windows
+from model.corpus import evenly, texts, token_windows
 
 
 class CharTokenizer:
@@ -15,19 +15,25 @@ class CharTokenizer:
         return {"input_ids": [ord(c) for c in text]}
 
 
-def test_first_windows_come_from_the_first_documents_and_spread_ones_from_all() -> None:
+def test_capped_windows_are_spread_over_every_document() -> None:
     tok, seq = CharTokenizer(), 256
     every = token_windows(tok, "heldout", seq)
-    first = token_windows(tok, "heldout", seq, 8)
-    spread = token_windows(tok, "heldout", seq, 8, spread=True)
-    assert first.shape == spread.shape == (8, seq)
-    assert torch.equal(first, every[:8])
-    # spread windows are whole windows of the part, in order, from its start to its end
+    # every window is cut from the documents joined by EOS, in order
+    licence = texts("heldout")[0]
+    assert "".join(chr(int(c)) for c in every[0]) == licence[:seq]
+    spread = token_windows(tok, "heldout", seq, 8)
+    assert spread.shape == (8, seq)
+    # whole windows of the part, in order, from its start to its end
     rows = [next(i for i in range(len(every)) if torch.equal(every[i], w)) for w in spread]
     assert rows == sorted(set(rows)) and rows[0] == 0 and rows[-1] == len(every) - 1
-    # the first 8 x 256 characters are licence text only; spread windows reach the docstrings
-    licence = texts("heldout")[0]
-    assert "".join(chr(int(c)) for c in first[0]) == licence[:seq]
+    # the part lists its licences first; a capped sample still reaches the docstrings after them
     assert all(("".join(chr(int(c)) for c in w) not in licence) for w in spread[-3:])
-    # asking for more windows than exist returns them all, spread or not
-    assert torch.equal(token_windows(tok, "heldout", seq, 10 ** 6, spread=True), every)
+    # asking for more windows than exist returns them all
+    assert torch.equal(token_windows(tok, "heldout", seq, 10 ** 6), every)
+
+
+def test_evenly_keeps_both_ends_and_order() -> None:
+    rows = torch.arange(10)[:, None]
+    assert evenly(rows, 4).flatten().tolist() == [0, 3, 6, 9]
+    assert evenly(rows, 1).flatten().tolist() == [0]
+    assert torch.equal(evenly(rows, 10), rows) and torch.equal(evenly(rows, 99), rows)

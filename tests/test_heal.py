@@ -47,6 +47,25 @@ def test_heal_lowers_heldout_kl_and_ppl_gap():
     assert not any(p.requires_grad for p in student.parameters())
 
 
+def test_layerwise_stage_fits_windows_spread_over_the_whole_set(monkeypatch):
+    import model.heal as heal_module
+
+    teacher, student = _pair()
+    train = torch.arange(3, 3 + 16 * 64).view(16, 64) % 300  # 16 distinguishable windows
+    seen = {}
+    real = heal_module.fit_layers
+
+    def spy(student, teacher, windows, *args, **kwargs):
+        seen["windows"] = windows.clone()
+        return real(student, teacher, windows, *args, **kwargs)
+
+    monkeypatch.setattr(heal_module, "fit_layers", spy)
+    heal(student, teacher, train, HealConfig(max_steps=1, seq_len=64, layer_steps=1, layer_tokens=4 * 64))
+    # 4 windows' worth of tokens, taken from the start to the end of the set rather than its first 4
+    picked = [next(i for i in range(16) if torch.equal(train[i], w)) for w in seen["windows"]]
+    assert len(picked) == 4 and picked[0] == 0 and picked[-1] == 15 and picked == sorted(picked)
+
+
 def test_sparse_kl_is_exact_with_every_token_and_a_lower_bound_with_fewer():
     g = torch.Generator().manual_seed(0)
     s, t = torch.randn(2, 5, 50, generator=g) * 3, torch.randn(2, 5, 50, generator=g) * 3
