@@ -43,7 +43,8 @@ class HealConfig:
     layer_fraction: float = 0.5  # share of the budget spent on layer-wise fitting (0 skips it)
     layer_tokens: int = 65536  # calibration tokens captured for layer-wise fitting, windows evenly spaced over
     #                            all of them (SmolLM2's 55K-token calibration part whole: 5 GB of bf16 captures;
-    #                            held-out ppl 17.40 vs 19.61 on the first 16K tokens, which are licence text only)
+    #                            healed 1.31x the source's ppl where the first 16K, licence-only tokens gave
+    #                            1.47x; docs/design-notes.md)
     layer_steps: int | None = None  # layer-wise steps per layer instead of its time share (tests)
     layer_lr: float = 1e-3  # AdamW peak learning rate of the layer-wise stage
     layer_inputs: str = "source"  # layer-wise inputs: the source's ("source") or the student's own ("student")
