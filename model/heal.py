@@ -168,6 +168,9 @@ def end_to_end(student: nn.Module, teacher: nn.Module, windows: torch.Tensor, co
         cached = teacher_topk(teacher, windows, min(config.teacher_topk, student.config.vocab_size), config.bf16)
         if log is not None:
             log(f"teacher top-{cached.ids.shape[-1]} over {windows.shape[0]} windows ({time.monotonic() - t0:.0f} s)")
+    if config.max_steps is None and seconds <= time.monotonic() - t0 and log is not None:
+        log(f"heal: no time left for end-to-end steps after the teacher pass over {windows.shape[0]} windows: "
+            "the one step taken has learning rate 0 (give more --minutes or fewer --windows)")
     groups = trainable(student, config.train, config.other_lr)
     params = [p for g in groups for p in g["params"]]
     opt = torch.optim.AdamW(groups, lr=config.lr, weight_decay=0.0, fused=True)  # one kernel over all weights
@@ -247,6 +250,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--fp32", action="store_true", help="train in fp32 (default: bf16 autocast)")
     p.add_argument("--teacher-topk", type=int, default=HealConfig.teacher_topk,
                    help="teacher log-probs kept per token, computed once (0: run the teacher every step, exact KL)")
+    p.add_argument("--windows", type=int, default=None,
+                   help="calibration windows to train on, evenly spaced (default: all of them)")
     p.add_argument("--eval-windows", type=int, default=None,
                    help="held-out windows of 512 tokens for perplexity, evenly spaced (default: all of them)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -263,7 +268,7 @@ def main(argv: list[str]) -> int:
         if tok is None:
             tok = AutoTokenizer.from_pretrained(args.model)
         held = token_windows(tok, "heldout", 512, args.eval_windows)
-        train = token_windows(tok, "calib", args.seq_len)
+        train = token_windows(tok, "calib", args.seq_len, args.windows)
         cfg = HealConfig(minutes=args.minutes, max_steps=args.max_steps, seq_len=args.seq_len,
                          batch=args.batch, lr=args.lr, train=args.train, other_lr=args.other_lr,
                          layer_fraction=args.layer_fraction,

@@ -152,6 +152,9 @@ def fit_layers(student: nn.Module, teacher: nn.Module, windows: torch.Tensor,
     if len(io) != len(student.layers):
         raise ValueError(f"student has {len(student.layers)} layers, the source {len(io)}")
     per_layer = (config.seconds - (time.monotonic() - t0)) / len(io)
+    if config.max_steps is None and per_layer <= 0 and log is not None:
+        log(f"layer-wise: the capture over {windows.shape[0]} windows used the whole budget: each layer's "
+            "one step has learning rate 0 (give more time or fewer windows)")
     gen = torch.Generator().manual_seed(seed)
     was_training = student.training
     student.train()

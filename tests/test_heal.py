@@ -122,7 +122,7 @@ def test_heal_cli_writes_a_reloadable_model(tmp_path, capsys):
     tok.save_pretrained(str(tmp_path / "src"))
     student.save_pretrained(tmp_path / "m2la")
     rc = main(["--model", str(tmp_path / "m2la"), "--source", str(tmp_path / "src"), "--minutes", "5",
-               "--max-steps", "3", "--layer-steps", "2", "--seq-len", "64", "--eval-windows", "1",
+               "--max-steps", "3", "--layer-steps", "2", "--seq-len", "64", "--eval-windows", "1", "--windows", "4",
                "--out", str(tmp_path / "healed"),
                "--json"])
     assert rc == 0
@@ -130,6 +130,21 @@ def test_heal_cli_writes_a_reloadable_model(tmp_path, capsys):
     assert info["steps"] == 3 and info["layer_steps"] == 2 * len(student.layers)
     assert info["ppl_before"] > 1 and info["ppl_after"] > 1
     assert M2LAForCausalLM.from_pretrained(tmp_path / "healed").config == student.config
+
+
+def test_heal_says_when_its_budget_went_on_the_teacher_passes():
+    teacher, student = _pair()
+    train = _teacher_text(teacher, 8, 64, 2)
+    said: list[str] = []
+    before = {k: v.clone() for k, v in student.state_dict().items()}
+    rep = heal(student, teacher, train, HealConfig(minutes=1e-6, seq_len=64), said.append)
+    assert rep.steps == 1 and rep.layer_steps == len(student.layers)  # one step each, at learning rate 0
+    assert all(torch.equal(v, student.state_dict()[k]) for k, v in before.items())
+    assert any(m.startswith("layer-wise: the capture over 8 windows used the whole budget") for m in said)
+    assert any(m.startswith("heal: no time left for end-to-end steps") for m in said)
+    said.clear()
+    heal(student, teacher, train, HealConfig(minutes=5, max_steps=1, layer_steps=1, seq_len=64), said.append)
+    assert not any("no time left" in m or "whole budget" in m for m in said)
 
 
 def test_heal_cli_bad_model_is_one_line_error(tmp_path, capsys):
