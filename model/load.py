@@ -128,13 +128,18 @@ def converted_dir(models_dir: str | os.PathLike | None, name: str, kv_rank: int,
     return root / "converted" / (f"{name}-r{kv_rank}-d{rope_dim}" + (f"-{fp}" if fp else ""))
 
 
-def cache_is_current(folder: Path, fp: str) -> bool:
-    """True when `folder` holds a complete conversion whose recorded fingerprint is `fp`."""
+def _recorded(folder: Path) -> dict[str, Any]:
+    """The options a converted folder records in its fingerprint file ({} when absent or unreadable)."""
     try:
         meta = json.loads((folder / FINGERPRINT_FILE).read_text())
     except (OSError, ValueError):
-        return False
-    return isinstance(meta, dict) and meta.get("fingerprint") == fp and (folder / "m2la_config.json").is_file()
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def cache_is_current(folder: Path, fp: str) -> bool:
+    """True when `folder` holds a complete conversion whose recorded fingerprint is `fp`."""
+    return _recorded(folder).get("fingerprint") == fp and (folder / "m2la_config.json").is_file()
 
 
 def prune_older_versions(folder: Path) -> list[Path]:
@@ -149,10 +154,7 @@ def prune_older_versions(folder: Path) -> list[Path]:
     for other in folder.parent.glob(f"{stem}-*"):
         if other == folder or "." in other.name[len(stem):] or not other.is_dir():
             continue
-        try:
-            version = json.loads((other / FINGERPRINT_FILE).read_text()).get("converter_version")
-        except (OSError, ValueError, AttributeError):
-            continue
+        version = _recorded(other).get("converter_version")
         if isinstance(version, int) and version < CONVERTER_VERSION:
             shutil.rmtree(other, ignore_errors=True)
             removed.append(other)
