@@ -1,7 +1,8 @@
 """`python -m model bench --json` (also `python -m bench m2la --json`): M2LA on SmolLM2-135M-Instruct, real weights.
 
 One run measures, against the source model measured in the same run:
-- KV-cache bytes per token (2-byte values, all layers) of the source GQA and of M2LA at each setting;
+- KV-cache bytes per token (all layers; bf16 values, or int8 rows with their scales) of the source GQA and of
+  M2LA at each setting;
 - perplexity on held-out text (model.corpus) of the source, of each one-shot conversion
   (activation-aware), of the weight-SVD baseline at the default setting, and of the default after heal;
 - decode tokens/s at 1K/4K/8K tokens of context: transformers' GQA with its own DynamicCache against
@@ -19,20 +20,32 @@ import platform
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
 from model.load import LITE, lite_convert_options
 
 
+class Setting(NamedTuple):
+    """One M2LA cache setting: latent width, shared RoPE key width, how the cache stores values."""
+
+    kv_rank: int
+    rope_dim: int
+    cache: str = "bf16"  # "bf16": 2 bytes a value; "int8": 1 byte a value plus a 2-byte scale a row
+
+    def label(self) -> str:
+        return f"r={self.kv_rank} d={self.rope_dim} {self.cache}"
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     """What one bench run measures and how much of it."""
 
-    # (kv_rank, rope_dim) settings measured
-    settings: tuple[tuple[int, int], ...] = ((32, 64), (64, 32), (80, 16), (64, 64), (128, 64), (96, 32))
-    default: tuple[int, int] = (LITE.kv_rank, LITE.rope_dim)  # the setting the summary speaks for
+    # settings measured one-shot
+    settings: tuple[Setting, ...] = (Setting(32, 64), Setting(64, 32), Setting(48, 48), Setting(128, 64),
+                                     Setting(120, 64, "int8"), Setting(128, 64, "int8"))
+    default: Setting = Setting(LITE.kv_rank, LITE.rope_dim, LITE.cache)  # the setting the summary speaks for
     eval_windows: int | None = None  # held-out windows for perplexity, evenly spaced (None: all of them)
     eval_seq: int = 512  # tokens per held-out window
     calib_windows: int | None = None  # calibration windows for the activation statistics, evenly spaced (None: all)
@@ -49,11 +62,11 @@ class BenchConfig:
 
 
 # a couple of minutes' heal cannot afford the teacher passes over all 216 heal windows: 32 of them
-QUICK = BenchConfig(settings=((32, 64), (64, 32), (128, 64)), eval_windows=4, calib_windows=8, heal_minutes=2.0,
-                    heal_windows=32,
+QUICK = BenchConfig(settings=(Setting(64, 32), Setting(120, 64, "int8"), Setting(128, 64)), eval_windows=4,
+                    calib_windows=8, heal_minutes=2.0, heal_windows=32,
                     contexts=(1024, 8192), decode_steps=8, warmup_steps=1)
 
-VALUE_DTYPE = torch.bfloat16  # cache values in the deployment dtype (the ratios do not depend on it)
+VALUE_DTYPE = torch.bfloat16  # float cache values in the deployment dtype (the source's too)
 VALUE_BYTES = torch.empty(0, dtype=VALUE_DTYPE).element_size()
 
 
@@ -68,7 +81,8 @@ def source_kv_bytes(cfg: Any) -> int:
 
 
 def m2la_kv_bytes(model: Any) -> int:
-    """M2LA cache bytes per token at VALUE_BYTES a value: what a LatentKVCache for the model holds per token."""
+    """M2LA cache bytes per token (VALUE_BYTES a value, or int8 rows and their scales): what a LatentKVCache
+    for the model holds per token."""
     from model.cache import LatentKVCache
 
     return LatentKVCache.for_model(model, dtype=VALUE_DTYPE).bytes_per_token()
@@ -150,8 +164,9 @@ def run_decode_only(config: BenchConfig) -> dict:
         torch.set_num_threads(config.threads)
     t_start = time.perf_counter()
     source, _ = load_gguf_source(smollm2_gguf())
+    r, d, _ = config.default
     with torch.no_grad():
-        m2la = convert_model(source, *config.default, method="weight_svd")
+        m2la = convert_model(source, r, d, method="weight_svd", options=setting_options(config.default))
     decode = decode_rows(source, m2la, config)
     return {
         "model": "SmolLM2-135M-Instruct (GGUF Q4_1, dequantised to fp32)",
@@ -185,34 +200,28 @@ def run(config: BenchConfig) -> dict:
     _log(f"source ppl {ppl_src:.3f}; calibration statistics")
     moments = attention_input_moments(source, calib)
     settings = list(dict.fromkeys([*config.settings, config.default]))
-    options = lite_convert_options()  # the lite profile's converter options, for every setting and the baseline
     rows, models = [], {}
-    for r, d in settings:
+    for setting in settings:
         t0 = time.perf_counter()
         with torch.no_grad():
-            m = convert_model(source, r, d, moments=moments, method="activation", options=options)
+            m = convert_model(source, setting.kv_rank, setting.rope_dim, moments=moments, method="activation",
+                              options=setting_options(setting))
         conv_s = time.perf_counter() - t0
         ppl = perplexity(m, held)
-        rows.append({"kv_rank": r, "rope_dim": d, "kv_bytes_per_token": m2la_kv_bytes(m),
-                     "kv_compression": src_bytes / m2la_kv_bytes(m), "method": "activation",
-                     "kv_ranks": [a.kv_rank for a in m.config.attn],
-                     "ppl": ppl, "ppl_ratio": ppl / ppl_src, "convert_s": round(conv_s, 1)})
-        _log(f"r={r} d={d}: ppl {ppl:.3f}")
-        if (r, d) == config.default:
+        rows.append(_row(setting, "activation", m, src_bytes, ppl, ppl_src) | {
+            "kv_ranks": [a.kv_rank for a in m.config.attn], "convert_s": round(conv_s, 1)})
+        _log(f"{setting.label()}: ppl {ppl:.3f}")
+        if setting == config.default:
             models["default"] = m
-    r, d = config.default
     with torch.no_grad():  # MHA2MLA's SVD-joint: no calibration, so every layer at rank r
-        svd = convert_model(source, r, d, method="weight_svd", options=options)
+        svd = convert_model(source, config.default.kv_rank, config.default.rope_dim, method="weight_svd",
+                            options=setting_options(config.default))
     ppl_svd = perplexity(svd, held)
-    svd_bytes = m2la_kv_bytes(svd)
+    rows.append(_row(config.default, "weight_svd", svd, src_bytes, ppl_svd, ppl_src))
     del svd
-    rows.append({"kv_rank": r, "rope_dim": d, "kv_bytes_per_token": svd_bytes,
-                 "kv_compression": src_bytes / svd_bytes, "method": "weight_svd",
-                 "ppl": ppl_svd, "ppl_ratio": ppl_svd / ppl_src})
-    _log(f"weight-SVD baseline r={r} d={d}: ppl {ppl_svd:.3f}")
+    _log(f"weight-SVD baseline {config.default.label()}: ppl {ppl_svd:.3f}")
     default = models["default"]
-    ppl_one_shot = next(x["ppl"] for x in rows if (x["kv_rank"], x["rope_dim"]) == config.default
-                        and x["method"] == "activation")
+    ppl_one_shot = next(x["ppl"] for x in rows if _setting_of(x) == config.default and x["method"] == "activation")
 
     heal_info: dict[str, Any] = {"minutes": 0.0}
     ppl_healed = None
@@ -233,7 +242,7 @@ def run(config: BenchConfig) -> dict:
         "model": "SmolLM2-135M-Instruct (GGUF Q4_1, dequantised to fp32)",
         "device": "cpu", "threads": torch.get_num_threads(), "platform": platform.platform(),
         "config": asdict(config),
-        "convert_options": asdict(options),
+        "convert_options": asdict(setting_options(config.default)),
         "corpus": {"heldout_tokens": int(held.numel()), "calib_tokens": int(calib.numel())},
         "source": {"kv_bytes_per_token": src_bytes, "ppl": ppl_src},
         "conversions": rows,
@@ -251,12 +260,33 @@ def run(config: BenchConfig) -> dict:
     }
 
 
-def _pair(s: str) -> tuple[int, int]:
+def setting_options(setting: Setting) -> Any:
+    """The lite profile's converter options (the bench speaks for it), with the setting's cache storage."""
+    if setting.cache not in ("bf16", "int8"):
+        raise ValueError(f"unknown cache storage {setting.cache!r} (bf16|int8)")
+    return replace(lite_convert_options(), latent_int8=setting.cache == "int8")
+
+
+def _row(setting: Setting, method: str, model: Any, src_bytes: int, ppl: float, ppl_src: float) -> dict:
+    """One row of the conversions table."""
+    nbytes = m2la_kv_bytes(model)
+    return {"kv_rank": setting.kv_rank, "rope_dim": setting.rope_dim, "cache": setting.cache,
+            "kv_bytes_per_token": nbytes, "kv_compression": src_bytes / nbytes, "method": method,
+            "ppl": ppl, "ppl_ratio": ppl / ppl_src}
+
+
+def _setting_of(row: dict) -> Setting:
+    return Setting(row["kv_rank"], row["rope_dim"], row["cache"])
+
+
+def _setting(s: str) -> Setting:
     try:
-        r, d = s.split(",")
-        return int(r), int(d)
+        r, d, *cache = s.split(",")
+        if len(cache) > 1 or (cache and cache[0] not in ("bf16", "int8")):
+            raise ValueError
+        return Setting(int(r), int(d), *cache)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected R,D (e.g. 96,32), got {s!r}") from None
+        raise argparse.ArgumentTypeError(f"expected R,D or R,D,int8 (e.g. 96,32 or 120,64,int8), got {s!r}") from None
 
 
 def main(argv: list[str]) -> int:
@@ -265,8 +295,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--quick", action="store_true",
                    help="reduced run for CI: 3 settings, 4 windows, 2-min heal, 1K/8K decode")
-    p.add_argument("--settings", type=_pair, nargs="+", help="(kv_rank,rope_dim) pairs, e.g. 64,32 96,32")
-    p.add_argument("--default", type=_pair, help="the setting the summary reports (default: the lite profile's)")
+    p.add_argument("--settings", type=_setting, nargs="+",
+                   help="kv_rank,rope_dim[,int8] settings, e.g. 64,32 120,64,int8 (bf16 cache values by default)")
+    p.add_argument("--default", type=_setting, help="the setting the summary reports (default: the lite profile's)")
     p.add_argument("--heal-minutes", type=float, help="heal budget (0 skips the heal)")
     p.add_argument("--eval-windows", type=int, help="held-out windows of 512 tokens, evenly spaced (default: all)")
     p.add_argument("--contexts", type=int, nargs="+", help="decode context lengths")
@@ -295,7 +326,7 @@ def main(argv: list[str]) -> int:
         if "source" in result:
             print(f"source ppl {result['source']['ppl']:.3f}, {result['source']['kv_bytes_per_token']} KV bytes/token")
         for row in result.get("conversions", []):
-            print(f"  r={row['kv_rank']:<4} d={row['rope_dim']:<3} {row['method']:<10} "
+            print(f"  r={row['kv_rank']:<4} d={row['rope_dim']:<3} {row['cache']:<4} {row['method']:<10} "
                   f"{row['kv_compression']:.2f}x  ppl {row['ppl']:.3f} ({row['ppl_ratio']:.2f}x)")
         for row in result["decode"]:
             print(f"  decode @{row['context']}: {row['transformers_gqa_tps']:.2f} vs {row['m2la_absorbed_tps']:.2f} "

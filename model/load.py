@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
@@ -37,11 +38,14 @@ LITE_MODEL = "smollm2-135m-instruct"
 class LiteDefaults:
     """The lite profile's conversion setting, picked by `python -m model bench` (see the report/README)."""
 
-    # Measured by `python -m model bench --quick` (4 x 512 held-out tokens, source ppl 15.27): at 4x,
-    # (r=64, d=32) ppl 121.4 beat (32, 64) 145.7; (128, 64) reached 30.3 at 2x (the quality option when
-    # 4x is not required). Re-pick when model.convert changes: its numbers moved between versions.
-    kv_rank: int = 64  # latent width r: (64 + 32) x 30 layers = 4x smaller cache than GQA's 384 x 30
-    rope_dim: int = 32  # width of the one shared RoPE key (16 of SmolLM2's 32 frequency pairs kept)
+    # An int8 cache holds twice the latent of a bf16 one in the same bytes. On all 56 held-out windows
+    # (source 12.51) after a 30-minute heal: r=120/d=64 int8 13.50 (1.08x) against r=64/d=32 bf16 16.67
+    # (1.33x), both 4x smaller than GQA's cache; its one-token decode reads twice the values, so it is slower
+    # on CPU (docs/design-notes.md). Re-pick when model.convert changes: its numbers moved between versions.
+    kv_rank: int = 120  # latent width r: (120 + 64) bytes + a 2-byte scale, x 30 layers = 5,580 B a token,
+    #                     4.13x smaller than GQA's 384 bf16 values (23,040 B)
+    rope_dim: int = 64  # width of the one shared RoPE key (32 of the 96 rotary pairs of SmolLM2's 3 KV heads)
+    cache: str = "int8"  # how the cache stores the latent: "bf16" values, or "int8" rows with an fp16 scale each
     rope_context: int = 2048  # RoPE pairs are kept by how far they turn within this many tokens: the lite agent's
     #                           prompts stay near 2K (agent.context's 1,800-token event budget plus the system
     #                           prompt), far below SmolLM2's 8K, so pairs that only turn past 2K need no rotation
@@ -52,7 +56,8 @@ class LiteDefaults:
     #                          spread evenly over every calibration document (not the licences alone)
     calib_seq: int = 512  # tokens per calibration window
     fit_steps: int = 60  # layer-wise fitting steps per attention layer after the conversion (model.layerwise):
-    #                      about a minute once, and perplexity on all the held-out text then 26.7 (source 12.5);
+    #                      once; perplexity on all the held-out text then 14.85 (source 12.51; it was 26.7
+    #                      at r=64/d=32 bf16);
     #                      0: one-shot only
 
 
@@ -60,10 +65,13 @@ LITE = LiteDefaults()
 
 # Bump whenever model.convert (or what convert_lite feeds it) changes the weights it writes: every
 # converted cache made before is then rebuilt instead of being silently reused.
-CONVERTER_VERSION = 6  # 3: the layer-wise fit after conversion; 4: RoPE pairs judged over LITE.rope_context;
+CONVERTER_VERSION = 7  # 3: the layer-wise fit after conversion; 4: RoPE pairs judged over LITE.rope_context;
 #                       5: latent ranks spread over the layers (LITE.rank_allocation);
-#                       6: calibration windows spread over every calibration document
+#                       6: calibration windows spread over every calibration document;
+#                       7: r=120/d=64 with an int8 latent cache
 FINGERPRINT_FILE = "converter.json"  # inside a converted folder: version, options and their hash
+# a converted folder's name (converted_dir): model, setting, fingerprint; temp folders add ".xxx" and do not match
+_CONVERTED_NAME = re.compile(r"(?P<model>.+)-r\d+-d\d+-[0-9a-f]{12}")
 
 # Below this many weights a linear stays in high precision: 4-bit saves nothing there and costs accuracy.
 NF4_MIN_PARAMS = 1 << 16
@@ -113,7 +121,8 @@ def lite_convert_options() -> ConvertOptions:
     """The converter options of the lite model (and of the bench, which speaks for it)."""
     from model.convert import ConvertOptions
 
-    return ConvertOptions(rope_context=LITE.rope_context, rank_allocation=LITE.rank_allocation)
+    return ConvertOptions(rope_context=LITE.rope_context, rank_allocation=LITE.rank_allocation,
+                          latent_int8=LITE.cache == "int8")
 
 
 def fingerprint(options: dict[str, Any]) -> str:
@@ -143,16 +152,20 @@ def cache_is_current(folder: Path, fp: str) -> bool:
 
 
 def prune_older_versions(folder: Path) -> list[Path]:
-    """Delete the complete conversions beside `folder` of the same model and setting that an older
-    CONVERTER_VERSION wrote (each is a few hundred MB that nothing reads any more); returns them.
+    """Delete the complete conversions beside `folder` of the same model, at any setting, that an older
+    CONVERTER_VERSION wrote (each is a few hundred MB that nothing reads any more: a setting asked for
+    again is converted anew); returns them.
 
-    Folders of this version (other options), folders without a fingerprint file and temporary
-    folders of conversions in progress are left alone.
+    Folders of this version (other settings or options), folders without a fingerprint file, other
+    models and temporary folders of conversions in progress are left alone.
     """
-    stem = folder.name.rsplit("-", 1)[0]  # name-rR-dD without the fingerprint
-    removed = []
-    for other in folder.parent.glob(f"{stem}-*"):
-        if other == folder or "." in other.name[len(stem):] or not other.is_dir():
+    own = _CONVERTED_NAME.fullmatch(folder.name)
+    removed: list[Path] = []
+    if own is None:
+        return removed
+    for other in folder.parent.iterdir():
+        match = _CONVERTED_NAME.fullmatch(other.name)
+        if other == folder or match is None or match["model"] != own["model"] or not other.is_dir():
             continue
         version = _recorded(other).get("converter_version")
         if isinstance(version, int) and version < CONVERTER_VERSION:

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from model.latent_quant import round_trip
 from model.layers import RMSNorm
 
 if TYPE_CHECKING:
@@ -58,6 +59,9 @@ class M2LAConfig:
     mrope_section: tuple[int, ...] | None = None
     # source frequency index of each rotated pair (picks its MRoPE section); None: 0..d_rope/2-1
     rope_freq_index: tuple[int, ...] | None = None
+    # the cache keeps each token's latent row as int8 with one fp16 scale (model.latent_quant): 1 byte a value
+    # plus 2 a row; every path (prefill, decode, training) then sees the same rounded latent
+    latent_int8: bool = False
 
     def __post_init__(self) -> None:
         if self.d_rope % 2:
@@ -155,7 +159,8 @@ class M2LAAttention(nn.Module):
     def latent(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         """What the cache stores for x [B, T, hidden]: [c_kv | rotated k_pe] [B, T, r + d_rope]."""
         c, k_pe = self.kv_a_proj(x).split([self.cfg.kv_rank, self.cfg.d_rope], dim=-1)
-        return torch.cat((self.kv_norm(c), apply_rope(k_pe, cos, sin)), dim=-1)
+        lat = torch.cat((self.kv_norm(c), apply_rope(k_pe, cos, sin)), dim=-1)
+        return round_trip(lat) if self.cfg.latent_int8 else lat
 
     def forward(
         self,
@@ -171,12 +176,16 @@ class M2LAAttention(nn.Module):
         q_nope, q_pe = q.split([cfg.d_nope, cfg.d_rope], dim=-1)
         q_pe = apply_rope(q_pe, cos[:, None], sin[:, None])
         lat = self.latent(x, cos, sin)  # [B, T, r+dr]
-        if cache is not None:
-            lat = cache.update(layer_idx, lat)  # [B, S, r+dr]: everything seen so far
+        one_step, scales = mode == "absorbed" and t == 1, None
+        if cache is not None:  # everything seen so far: [B, S, r+dr]
+            if one_step:  # a decode step reads the rows as stored (int8: their scales are folded in)
+                lat, scales = cache.update_rows(layer_idx, lat)
+            else:
+                lat = cache.update(layer_idx, lat)
         if mode == "naive":
             out = self._naive(q_nope, q_pe, lat)
         elif mode == "absorbed":
-            out = self._absorbed(q_nope, q_pe, lat)
+            out = self._absorbed_one(q_nope, q_pe, lat, scales) if one_step else self._absorbed(q_nope, q_pe, lat)
         else:
             raise ValueError(f"unknown attention mode {mode!r} (naive|absorbed)")
         return self.o_proj(out.transpose(1, 2).reshape(b, t, cfg.heads * cfg.d_v))
@@ -206,10 +215,7 @@ class M2LAAttention(nn.Module):
     def _absorbed(self, q_nope: torch.Tensor, q_pe: torch.Tensor, lat: torch.Tensor) -> torch.Tensor:
         """Attend over the latent: W_UK folded into q, W_UV applied after. Returns [B, H, T, d_v]."""
         cfg, (b, s, _), (_, h, t, _) = self.cfg, lat.shape, q_nope.shape
-        w = self.kv_b_proj.weight.view(h, cfg.d_nope + cfg.d_v, cfg.kv_rank)
-        w_uk, w_uv = w.split([cfg.d_nope, cfg.d_v], dim=1)  # [H, dn, r], [H, dv, r]
-        if t == 1:
-            return self._absorbed_one(q_nope, q_pe, lat, w_uk, w_uv)
+        w_uk, w_uv = self._absorb_weights()
         q_lat = torch.einsum("bhtd,hdr->bhtr", q_nope, w_uk)  # [B, H, T, r]
         # heads go into the query-length axis: one shared key "head" [c | k_pe] serves all H*T queries
         q_all = torch.cat((q_lat, q_pe), dim=-1).reshape(b, 1, h * t, cfg.kv_rank + cfg.d_rope)
@@ -218,20 +224,33 @@ class M2LAAttention(nn.Module):
                                                attn_mask=mask, scale=cfg.scale)  # [B, 1, H*T, r]
         return torch.einsum("bhtr,hvr->bhtv", o_lat.view(b, h, t, cfg.kv_rank), w_uv)  # [B, H, T, dv]
 
-    def _absorbed_one(self, q_nope: torch.Tensor, q_pe: torch.Tensor, lat: torch.Tensor,
-                      w_uk: torch.Tensor, w_uv: torch.Tensor) -> torch.Tensor:
-        """Single-token decode over the latent with plain matmuls. Returns [B, H, 1, d_v].
+    def _absorb_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """W_UK [H, dn, r] and W_UV [H, dv, r]: views of kv_b_proj's weight."""
+        cfg = self.cfg
+        w = self.kv_b_proj.weight.view(cfg.heads, cfg.d_nope + cfg.d_v, cfg.kv_rank)
+        w_uk, w_uv = w.split([cfg.d_nope, cfg.d_v], dim=1)
+        return w_uk, w_uv
+
+    def _absorbed_one(self, q_nope: torch.Tensor, q_pe: torch.Tensor, rows: torch.Tensor,
+                      scales: torch.Tensor | None = None) -> torch.Tensor:
+        """Single-token decode over the latent rows [B, S, r+dr] with plain matmuls. Returns [B, H, 1, d_v].
 
         SDPA on CPU takes its slow generic fallback for one query row and a strided value slice; here
-        all H heads share one matmul against the cache as it is stored (no per-step copy of the cache):
-        the `[c | k_pe]` rows serve as keys, and their first r columns (a strided view BLAS reads in
-        place) as values.
+        all H heads share one matmul against the cache as it is stored: the `[c | k_pe]` rows serve as
+        keys, and their first r columns (a strided view BLAS reads in place) as values. With the
+        int8 cache's scales [B, S, 1] each row's scale multiplies its score and its probability
+        instead of the S x (r+dr) values.
         """
-        r = self.cfg.kv_rank
+        r, (w_uk, w_uv), dtype, lat = self.cfg.kv_rank, self._absorb_weights(), q_nope.dtype, rows
         q_lat = torch.matmul(q_nope, w_uk)  # [B, H, 1, dn] @ [H, dn, r] -> [B, H, 1, r]
         # the scale goes on the H query rows rather than on the H x S scores
         q_all = torch.cat((q_lat, q_pe), dim=-1).squeeze(2) * self.cfg.scale  # [B, H, r+dr]
         scores = torch.matmul(q_all, lat.transpose(1, 2))  # [B, H, S]
-        probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(lat.dtype)  # fp32 softmax
+        row_scale = None if scales is None else scales.to(dtype).transpose(1, 2)  # [B, 1, S]
+        if row_scale is not None:
+            scores = scores * row_scale
+        probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(dtype)  # fp32 softmax
+        if row_scale is not None:
+            probs = probs * row_scale
         o_lat = torch.matmul(probs, lat[..., :r])  # [B, H, r]
         return torch.matmul(o_lat.unsqueeze(2), w_uv.transpose(1, 2))  # [B, H, 1, r] @ [H, r, dv] -> [B, H, 1, dv]

@@ -212,6 +212,27 @@ def test_cli_passes_the_rope_context(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert err.startswith("convert:") and "rope-context" in err and "\n" not in err
 
 
+def test_cli_latent_int8_halves_the_cache_bytes_and_survives_reload(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    src = tiny_llama()
+    src.save_pretrained(tmp_path / "src")
+    infos = []
+    for name, extra in (("plain", []), ("int8", ["--latent-int8"])):
+        assert main([str(tmp_path / "src"), "--kv-rank", "24", "--rope-dim", "16", "--out", str(tmp_path / name),
+                     "--json", *extra]) == 0
+        infos.append(json.loads(capsys.readouterr().out))
+    layers = infos[0]["layers"]
+    assert infos[0]["cache_bytes_per_token_bf16"] == layers * 40 * 2
+    assert infos[1]["cache_bytes_per_token_bf16"] == layers * (40 + 2)  # int8 values + an fp16 scale a layer
+    m = M2LAForCausalLM.from_pretrained(tmp_path / "int8")
+    assert all(a.latent_int8 for a in m.config.attn)
+    assert not any(a.latent_int8 for a in M2LAForCausalLM.from_pretrained(tmp_path / "plain").config.attn)
+    with torch.no_grad():  # the rounding shows in the logits, and only there
+        plain = M2LAForCausalLM.from_pretrained(tmp_path / "plain")(_ids())
+        rounded = m(_ids())
+    assert 0 < (plain - rounded).abs().max() < 0.05 * plain.abs().max()
+
+
 def test_allocate_ranks_keeps_the_total_and_feeds_the_slowly_decaying_spectra() -> None:
     from model.convert import allocate_ranks
 

@@ -89,7 +89,7 @@ def test_cache_from_another_converter_version_is_rebuilt(tiny_source, tmp_path, 
     assert not old.exists()  # the older version's few hundred MB are not left behind
 
 
-def test_only_older_conversions_of_the_same_setting_are_pruned(tiny_source, tmp_path):
+def test_only_older_conversions_of_the_same_model_are_pruned(tiny_source, tmp_path):
     folder = load.convert_lite(kv_rank=12, rope_dim=8, models_dir=tmp_path)
     root, v = folder.parent, load.CONVERTER_VERSION
 
@@ -101,12 +101,16 @@ def test_only_older_conversions_of_the_same_setting_are_pruned(tiny_source, tmp_
     fake("smollm2-135m-instruct-r12-d8-bbbbbbbbbbbb", {"converter_version": v})  # same version, other options
     fake("smollm2-135m-instruct-r12-d8-cccccccccccc.tmp123", {"converter_version": v - 1})  # in progress
     fake("smollm2-135m-instruct-r12-d8-dddddddddddd", None)  # no fingerprint file: not ours to judge
-    fake("smollm2-135m-instruct-r16-d8-eeeeeeeeeeee", {"converter_version": v - 1})  # another setting
+    fake("smollm2-135m-instruct-r16-d8-eeeeeeeeeeee", {"converter_version": v - 1})  # older, another setting: pruned
+    fake("smollm2-135m-instruct-r16-d8-ffffffffffff", {"converter_version": v})  # this version, another setting
+    fake("othermodel-r12-d8-aaaaaaaaaaaa", {"converter_version": v - 1})  # another model
     removed = load.prune_older_versions(folder)
-    assert [p.name for p in removed] == ["smollm2-135m-instruct-r12-d8-aaaaaaaaaaaa"]
+    assert sorted(p.name for p in removed) == ["smollm2-135m-instruct-r12-d8-aaaaaaaaaaaa",
+                                               "smollm2-135m-instruct-r16-d8-eeeeeeeeeeee"]
     assert sorted(p.name for p in root.iterdir()) == sorted([
         folder.name, "smollm2-135m-instruct-r12-d8-bbbbbbbbbbbb", "smollm2-135m-instruct-r12-d8-cccccccccccc.tmp123",
-        "smollm2-135m-instruct-r12-d8-dddddddddddd", "smollm2-135m-instruct-r16-d8-eeeeeeeeeeee"])
+        "smollm2-135m-instruct-r12-d8-dddddddddddd", "smollm2-135m-instruct-r16-d8-ffffffffffff",
+        "othermodel-r12-d8-aaaaaaaaaaaa"])
 
 
 def test_cache_whose_fingerprint_disagrees_is_rebuilt(tiny_source, tmp_path):

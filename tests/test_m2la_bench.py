@@ -29,15 +29,19 @@ def test_quick_bench_reports_the_summary_and_heal_helps():
     result = json.loads(out.stdout)
     s = result["summary"]
     assert set(s) == SUMMARY_KEYS
-    assert s["kv_compression"] == 4.0  # r=64 + d_rope=32 against 3 KV heads x 64 x (K and V)
+    # r=120 + d_rope=64 int8 values and a 2-byte scale a layer against 3 KV heads x 64 x (K and V) in bf16
+    assert s["kv_compression"] == pytest.approx(23040 / (30 * (120 + 64 + 2)))
     # calibration-aware conversion beats the plain weight SVD at the same budget by far, and both
     # healing stages move the default setting toward the source
     assert s["ppl_ratio_one_shot"] < s["ppl_ratio_svd_baseline"] / 10
     assert 1.0 < s["ppl_ratio_healed"] < s["ppl_ratio_one_shot"]
     # the latent ranks are spread over the layers at the same total (LITE.rank_allocation)
-    ranks = next(r["kv_ranks"] for r in result["conversions"] if (r["kv_rank"], r["rope_dim"]) == (64, 32)
-                 and r["method"] == "activation")
-    assert sum(ranks) == 30 * 64 and len(set(ranks)) > 1
+    ranks = next(r["kv_ranks"] for r in result["conversions"] if (r["kv_rank"], r["rope_dim"], r["cache"])
+                 == (120, 64, "int8") and r["method"] == "activation")
+    assert sum(ranks) == 30 * 120 and len(set(ranks)) > 1
+    # at the same cache bytes the bf16 r=64/d=32 one-shot loses to the int8 r=120/d=64 one
+    ppl = {(r["kv_rank"], r["cache"]): r["ppl"] for r in result["conversions"] if r["method"] == "activation"}
+    assert ppl[(120, "int8")] < ppl[(64, "bf16")]
     heal = result["heal"]
     assert result["corpus"]["heldout_tokens"] == 4 * 512  # --quick: 4 held-out windows
     assert heal["layer_steps"] >= 30 and heal["steps"] >= 1 and heal["layer_error_last"] < heal["layer_error_first"]

@@ -1,0 +1,92 @@
+"""The int8 latent cache: row quantisation, what the cache stores and hands back, and the model paths over it."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from model.cache import LatentKVCache
+from model.latent_quant import dequantize_rows, quantize_rows, round_trip
+from model.lm import LMConfig, M2LAForCausalLM
+from model.m2la import M2LAAttention, M2LAConfig
+
+
+def _rows(seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(2, 7, 24, generator=g)
+    x[0, 0] *= 300.0  # one row far larger than the rest, as an attention-sink token's latent is
+    return x
+
+
+def test_rows_round_within_half_a_step_of_their_own_scale() -> None:
+    x = _rows()
+    q, s = quantize_rows(x)
+    assert q.dtype == torch.int8 and s.dtype == torch.float16 and s.shape == (2, 7, 1)
+    back = dequantize_rows(q, s, torch.float32)
+    # each row's error is bounded by ITS scale: the large row does not coarsen the others
+    step = x.abs().amax(-1, keepdim=True) / 127
+    assert ((back - x).abs() <= 0.5 * step * 1.01 + 1e-6).all()
+    assert (back - x)[1:].abs().max() < 0.05
+    assert q.abs().max() == 127
+
+
+def test_round_trip_is_idempotent_and_passes_gradients_straight_through() -> None:
+    x = _rows(1).requires_grad_(True)
+    y = round_trip(x)
+    assert torch.equal(round_trip(y.detach()), y.detach())
+    assert not torch.equal(y.detach(), x.detach())
+    (y * torch.arange(24.0)).sum().backward()
+    assert torch.equal(x.grad, torch.arange(24.0).expand(2, 7, 24))
+
+
+@pytest.mark.parametrize("max_len", [None, 12])
+def test_int8_cache_hands_back_the_rounded_rows_and_counts_its_bytes(max_len: int | None) -> None:
+    cache = LatentKVCache(layers=2, width=24, max_len=max_len, int8=True)
+    x = _rows()[:1]
+    for layer in range(2):
+        got = cache.update(layer, x[:, :4])
+    got = cache.update(1, x[:, 4:])
+    assert torch.equal(got, round_trip(x))
+    assert cache.data[1].dtype == torch.int8
+    assert cache.bytes_per_token() == 2 * 24 + 2 * 2  # one byte a value, one fp16 scale a layer
+    assert cache.nbytes == 4 * (24 + 2) + 7 * (24 + 2)
+    rows, scales = cache.update_rows(0, x[:, 4:])
+    assert torch.equal(rows * scales.float(), round_trip(x))
+    cache.crop(3)
+    assert cache.seq_len(0) == 3 and torch.equal(cache.update(0, x[:, 3:4]), round_trip(x[:, :4]))
+
+
+def _model(int8: bool) -> M2LAForCausalLM:
+    torch.manual_seed(0)
+    a = M2LAConfig(hidden=32, heads=4, d_nope=8, d_rope=8, d_v=8, kv_rank=24, latent_int8=int8)
+    model = M2LAForCausalLM(LMConfig(vocab_size=50, hidden=32, intermediate=64, attn=(a,) * 2)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.4)
+    return model
+
+
+@pytest.mark.parametrize("max_len", [None, 16])
+def test_int8_model_decodes_over_its_cache_as_its_full_forward_computes(max_len: int | None) -> None:
+    """Prefill (naive) then one-token steps (absorbed, scales folded in) equal one full forward, which
+    rounds every latent the way the cache stores it; the unrounded model gives other logits."""
+    model = _model(int8=True)
+    ids = torch.randint(0, 50, (2, 11))
+    cache = LatentKVCache.for_model(model, batch=2, max_len=max_len)
+    assert cache.int8
+    with torch.no_grad():
+        full = model(ids)
+        parts = [model(ids[:, :6], cache=cache)]
+        parts += [model(ids[:, t:t + 1], cache=cache, mode="absorbed") for t in range(6, 11)]
+        plain = _model(int8=False)(ids)
+    assert (torch.cat(parts, 1) - full).abs().max() < 1e-4 * full.abs().max()
+    assert (plain - full).abs().max() > 1e-3 * full.abs().max()
+
+
+def test_int8_attention_naive_and_absorbed_agree() -> None:
+    torch.manual_seed(2)
+    layer = M2LAAttention(M2LAConfig(hidden=48, heads=4, d_nope=12, d_rope=8, d_v=10, kv_rank=20,
+                                     latent_int8=True)).eval()
+    x = torch.randn(1, 9, 48)
+    pos = torch.arange(9)[None]
+    naive, absorbed = layer(x, pos, mode="naive"), layer(x, pos, mode="absorbed")
+    assert (naive - absorbed).abs().max() < 1e-5 * max(1.0, naive.abs().max().item())
