@@ -130,5 +130,9 @@ class LatentKVCache:
 
     @property
     def capacity_nbytes(self) -> int:
-        """Bytes allocated (equals nbytes when growing; the full max_len when preallocated)."""
+        """Bytes allocated (equals nbytes when growing; the full max_len when preallocated).
+
+        An int8 cache's scratch buffer (S x the widest row, in `dtype`, one for all layers) is working
+        memory for a decode step and is not counted: 6 MB at 8K tokens and r + d_rope = 184 in fp32.
+        """
         return sum(d.numel() * d.element_size() for d in self.data + self.scales)
