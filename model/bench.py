@@ -27,6 +27,9 @@ import torch
 from model.load import LITE, lite_convert_options
 
 
+CACHES = ("bf16", "int8")  # how a setting's cache stores values
+
+
 class Setting(NamedTuple):
     """One M2LA cache setting: latent width, shared RoPE key width, how the cache stores values."""
 
@@ -262,8 +265,8 @@ def run(config: BenchConfig) -> dict:
 
 def setting_options(setting: Setting) -> Any:
     """The lite profile's converter options (the bench speaks for it), with the setting's cache storage."""
-    if setting.cache not in ("bf16", "int8"):
-        raise ValueError(f"unknown cache storage {setting.cache!r} (bf16|int8)")
+    if setting.cache not in CACHES:
+        raise ValueError(f"unknown cache storage {setting.cache!r} ({'|'.join(CACHES)})")
     return replace(lite_convert_options(), latent_int8=setting.cache == "int8")
 
 
@@ -282,7 +285,7 @@ def _setting_of(row: dict) -> Setting:
 def _setting(s: str) -> Setting:
     try:
         r, d, *cache = s.split(",")
-        if len(cache) > 1 or (cache and cache[0] not in ("bf16", "int8")):
+        if len(cache) > 1 or (cache and cache[0] not in CACHES):
             raise ValueError
         return Setting(int(r), int(d), *cache)
     except ValueError:

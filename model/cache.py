@@ -111,22 +111,23 @@ class LatentKVCache:
                 if self.int8:
                     self.scales[i] = self.scales[i][:, : self.lengths[i]]
 
+    def _row_bytes(self, width: int) -> int:
+        """Bytes of one stored row of `width` values: 2/4-byte values, or int8 values and their scale."""
+        if self.int8:
+            return width + SCALE_BYTES
+        return width * torch.empty(0, dtype=self.dtype).element_size()
+
     def bytes_per_token(self) -> int:
         """Bytes one token occupies across all layers (x batch rows = 1).
 
         sum(r + d_rope) x bytes per value, plus one 2-byte scale per layer with int8.
         """
-        if self.int8:
-            return sum(self.widths) + SCALE_BYTES * self.layers
-        return sum(self.widths) * torch.empty(0, dtype=self.dtype).element_size()
+        return sum(self._row_bytes(w) for w in self.widths)
 
     @property
     def nbytes(self) -> int:
         """Bytes of the tokens stored now (all rows of the batch)."""
-        if self.int8:
-            return sum(n * (w + SCALE_BYTES) for n, w in zip(self.lengths, self.widths)) * self.batch
-        item = torch.empty(0, dtype=self.dtype).element_size()
-        return sum(n * w for n, w in zip(self.lengths, self.widths)) * self.batch * item
+        return sum(n * self._row_bytes(w) for n, w in zip(self.lengths, self.widths)) * self.batch
 
     @property
     def capacity_nbytes(self) -> int:
