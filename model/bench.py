@@ -10,7 +10,9 @@ One run measures, against the source model measured in the same run:
   right shape (a decode step's time does not depend on the values, and this spares an 8K prefill per
   model on a CPU); the same model weights and thread count are used for both. The two are measured
   alternately a few rounds and each keeps its best round (other processes only slow a round down).
-  `--only decode` runs this part alone (minutes instead of the heal's half hour).
+  `--only decode` runs this part alone (minutes instead of the heal's half hour); there `--device cuda`
+  measures it on a GPU in bf16 (`--nf4`: both models' large linears in bitsandbytes nf4), and
+  `--random-weights` builds SmolLM2-135M's shapes with random weights where its GGUF is absent.
 """
 from __future__ import annotations
 
@@ -62,12 +64,24 @@ class BenchConfig:
     decode_rounds: int = 3  # alternating transformers/M2LA measurements per context; each side keeps its best
     threads: int | None = None  # torch CPU threads (None: torch's default)
     only: str | None = None  # "decode": measure only decode tokens/s (no perplexity, no heal); None: everything
+    # the next three apply to `only="decode"` alone (the perplexity figures are the CPU fp32 reference)
+    device: str = "cpu"  # where decode runs: "cpu" (fp32 weights) or "cuda" (bf16 weights)
+    quantize: str | None = None  # "nf4": both models' large linears in bitsandbytes nf4 (model.load.quantize_nf4)
+    random_weights: bool = False  # SmolLM2-135M's shapes with random weights instead of the GGUF (speed only)
 
 
 # a couple of minutes' heal cannot afford the teacher passes over all 216 heal windows: 32 of them
 QUICK = BenchConfig(settings=(Setting(64, 32), Setting(120, 64, "int8"), Setting(128, 64)), eval_windows=4,
                     calib_windows=8, heal_minutes=2.0, heal_windows=32,
                     contexts=(1024, 8192), decode_steps=8, warmup_steps=1)
+
+# SmolLM2-135M-Instruct's architecture as its GGUF describes it (tests/test_m2la_bench.py checks the two agree):
+# a decode step's time depends on these shapes, not on the weights, so a machine without the GGUF can time it
+SMOLLM2_135M_SHAPES: dict[str, Any] = dict(
+    vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
+    num_key_value_heads=3, head_dim=64, max_position_embeddings=8192, rope_parameters={"rope_theta": 100000.0,
+    "rope_type": "default"}, rms_norm_eps=1e-5, tie_word_embeddings=True, hidden_act="silu", attention_bias=False,
+    mlp_bias=False, bos_token_id=1, eos_token_id=2)
 
 VALUE_DTYPE = torch.bfloat16  # float cache values in the deployment dtype (the source's too)
 VALUE_BYTES = torch.empty(0, dtype=VALUE_DTYPE).element_size()
@@ -96,22 +110,22 @@ def hf_decode_tps(model: Any, context: int, steps: int, warmup: int) -> float:
     """transformers' decode tokens/s with a DynamicCache holding `context` synthetic tokens."""
     from transformers import DynamicCache
 
-    cfg = model.config
+    cfg, (dev, dtype) = model.config, _device_dtype(model)
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
     cache = DynamicCache(config=cfg)
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator(dev).manual_seed(0)
     for layer in range(cfg.num_hidden_layers):
-        k = torch.randn(1, cfg.num_key_value_heads, context, head_dim, generator=g)
+        k = torch.randn(1, cfg.num_key_value_heads, context, head_dim, generator=g, device=dev, dtype=dtype)
         cache.update(k, torch.randn_like(k), layer)
-    tok = torch.tensor([[42]])
+    tok = torch.tensor([[42]], device=dev)
     t0 = 0.0
     for i in range(warmup + steps):
         if i == warmup:
-            t0 = time.perf_counter()
-        pos = torch.tensor([[context + i]])
+            t0 = _clock(dev)
+        pos = torch.tensor([[context + i]], device=dev)
         out = model(input_ids=tok, past_key_values=cache, position_ids=pos, use_cache=True)
         tok = out.logits[:, -1:].argmax(-1)
-    return steps / (time.perf_counter() - t0)
+    return steps / (_clock(dev) - t0)
 
 
 @torch.inference_mode()
@@ -120,18 +134,32 @@ def m2la_decode_tps(model: Any, context: int, steps: int, warmup: int) -> float:
     from model.cache import LatentKVCache
     from model.generate import decode_one
 
+    dev, dtype = _device_dtype(model)
     cache = LatentKVCache.for_model(model, max_len=context + warmup + steps)
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator(dev).manual_seed(0)
     for layer, w in enumerate(cache.widths):
-        cache.update(layer, torch.randn(1, context, w, generator=g))
-    tok = torch.tensor([[42]])
+        cache.update(layer, torch.randn(1, context, w, generator=g, device=dev, dtype=dtype))
+    tok = torch.tensor([[42]], device=dev)
     t0 = 0.0
     for i in range(warmup + steps):
         if i == warmup:
-            t0 = time.perf_counter()
-        logits = decode_one(model, tok, cache, torch.tensor([[context + i]]))
+            t0 = _clock(dev)
+        logits = decode_one(model, tok, cache, torch.tensor([[context + i]], device=dev))
         tok = logits.argmax(-1, keepdim=True)
-    return steps / (time.perf_counter() - t0)
+    return steps / (_clock(dev) - t0)
+
+
+def _device_dtype(model: Any) -> tuple[torch.device, torch.dtype]:
+    """The model's device and float dtype (of its first float weight: nf4 linears hold uint8 storage)."""
+    p = next(p for p in model.parameters() if p.is_floating_point())
+    return p.device, p.dtype
+
+
+def _clock(device: torch.device) -> float:
+    """Wall seconds once the device's queued work is done (CUDA runs asynchronously)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
 
 
 def decode_rows(source: Any, m2la: Any, config: BenchConfig) -> list[dict]:
@@ -154,26 +182,49 @@ def decode_rows(source: Any, m2la: Any, config: BenchConfig) -> list[dict]:
     return rows
 
 
-def run_decode_only(config: BenchConfig) -> dict:
-    """Only the decode measurement, on the default setting's shapes.
+def decode_models(config: BenchConfig) -> tuple[Any, Any, str]:
+    """(source, M2LA at the default setting, a description) on `config.device`, as the decode part runs them.
 
-    The converted weights come from the weight-SVD conversion (no calibration pass): a decode step's
-    time depends on the shapes, not on the weights' values, so this spares minutes of calibration.
+    The M2LA weights come from the weight-SVD conversion (no calibration pass): a decode step's time
+    depends on the shapes, not on the weights' values, so this spares minutes of calibration.
     """
     from model.convert import convert_model
-    from model.load import load_gguf_source, smollm2_gguf
+    from model.load import load_gguf_source, quantize_nf4, smollm2_gguf
 
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    t_start = time.perf_counter()
-    source, _ = load_gguf_source(smollm2_gguf())
+    if config.random_weights:
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        torch.manual_seed(0)
+        source = LlamaForCausalLM(LlamaConfig(**SMOLLM2_135M_SHAPES, attn_implementation="sdpa")).eval()
+        what = "SmolLM2-135M-Instruct's shapes, random weights (speed only)"
+    else:
+        source, _ = load_gguf_source(smollm2_gguf())
+        what = "SmolLM2-135M-Instruct (GGUF Q4_1, dequantised)"
     r, d, _ = config.default
     with torch.no_grad():
         m2la = convert_model(source, r, d, method="weight_svd", options=setting_options(config.default))
+    dtype = torch.bfloat16 if config.device == "cuda" else torch.float32
+    source, m2la = (m.to(config.device, dtype).eval() for m in (source, m2la))
+    if config.quantize == "nf4":
+        for m in (source, m2la):
+            quantize_nf4(m, compute_dtype=dtype)
+    weights = "nf4" if config.quantize else str(dtype).removeprefix("torch.")
+    return source, m2la, f"{what}, {weights} weights"
+
+
+def run_decode_only(config: BenchConfig) -> dict:
+    """Only the decode measurement, on the default setting's shapes (see decode_models)."""
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: this machine has no CUDA device")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    t_start = time.perf_counter()
+    source, m2la, what = decode_models(config)
     decode = decode_rows(source, m2la, config)
     return {
-        "model": "SmolLM2-135M-Instruct (GGUF Q4_1, dequantised to fp32)",
-        "device": "cpu", "threads": torch.get_num_threads(), "platform": platform.platform(),
+        "model": what, "device": _device_name(config.device), "threads": torch.get_num_threads(),
+        "platform": platform.platform(), "torch": torch.__version__,
+        "source_attention": source.config._attn_implementation,
         "config": asdict(config),
         "decode": decode,
         "summary": {"decode_speedup_8k": next((x["speedup"] for x in decode if x["context"] == 8192), None)},
@@ -181,10 +232,16 @@ def run_decode_only(config: BenchConfig) -> dict:
     }
 
 
+def _device_name(device: str) -> str:
+    return f"cuda ({torch.cuda.get_device_name()})" if device == "cuda" else "cpu"
+
+
 def run(config: BenchConfig) -> dict:
     """Measure everything once (or only decode, with `only="decode"`); returns the JSON-able result."""
     if config.only == "decode":
         return run_decode_only(config)
+    if config.device != "cpu" or config.quantize or config.random_weights:
+        raise ValueError("--device, --nf4 and --random-weights apply to --only decode")
     from model.convert import attention_input_moments, convert_model
     from model.corpus import token_windows
     from model.heal import HealConfig, heal
@@ -308,6 +365,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("--only", choices=["decode"], help="measure only this part (decode: tokens/s vs transformers)")
     p.add_argument("--decode-steps", type=int, help="timed decode steps per context")
     p.add_argument("--decode-rounds", type=int, help="alternating decode measurements per context (best kept)")
+    p.add_argument("--device", choices=["cpu", "cuda"], help="where --only decode runs (cuda: bf16 weights)")
+    p.add_argument("--nf4", action="store_true", help="--only decode with both models' linears in nf4")
+    p.add_argument("--random-weights", action="store_true",
+                   help="--only decode on SmolLM2-135M's shapes with random weights (no GGUF needed)")
     args = p.parse_args(argv)
     base = QUICK if args.quick else BenchConfig()
     over = {k: v for k, v in {"settings": tuple(args.settings) if args.settings else None,
@@ -316,7 +377,9 @@ def main(argv: list[str]) -> int:
                               "contexts": tuple(args.contexts) if args.contexts else None,
                               "threads": args.threads, "only": args.only,
                               "decode_steps": args.decode_steps,
-                              "decode_rounds": args.decode_rounds}.items() if v is not None}
+                              "decode_rounds": args.decode_rounds, "device": args.device,
+                              "quantize": "nf4" if args.nf4 else None,
+                              "random_weights": args.random_weights or None}.items() if v is not None}
     config = replace(base, **over)
     try:
         result = run(config)

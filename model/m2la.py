@@ -95,6 +95,18 @@ class M2LAConfig:
         return sec % len(self.mrope_section)
 
 
+def pair_angles(positions: torch.Tensor, inv_freq: torch.Tensor, sections: torch.Tensor | None) -> torch.Tensor:
+    """Rotation angle of each pair [B, T, P] for positions [B, T] (or MRoPE [3, B, T]), fp32.
+
+    `sections` [P] picks, per pair, which of the three MRoPE position rows turns it; None: 1-D RoPE.
+    """
+    if sections is None:
+        pos = positions[0] if positions.dim() == 3 else positions  # [B, T]
+        return pos[..., None].float() * inv_freq
+    pos3 = positions if positions.dim() == 3 else positions[None].expand(3, -1, -1)  # [3, B, T]
+    return pos3.permute(1, 2, 0)[..., sections].float() * inv_freq
+
+
 def rope_cos_sin(cfg: M2LAConfig, positions: torch.Tensor, dtype: torch.dtype,
                  tables: tuple[torch.Tensor, torch.Tensor | None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """cos, sin [B, T, d_rope] in rotate-half layout for positions [B, T] or MRoPE positions [3, B, T].
@@ -102,13 +114,7 @@ def rope_cos_sin(cfg: M2LAConfig, positions: torch.Tensor, dtype: torch.dtype,
     `tables` = (inv_freq [P], sections [P] or None) already on the positions' device, to skip rebuilding them.
     """
     inv, sections = tables if tables is not None else (cfg.pair_inv_freq().to(positions.device), cfg.pair_sections())
-    if sections is None:
-        pos = positions[0] if positions.dim() == 3 else positions  # [B, T]
-        angles = pos[..., None].float() * inv  # [B, T, P]
-    else:
-        pos3 = positions if positions.dim() == 3 else positions[None].expand(3, -1, -1)  # [3, B, T]
-        pos_per_pair = pos3.permute(1, 2, 0)[..., sections]  # [B, T, P]
-        angles = pos_per_pair.float() * inv
+    angles = pair_angles(positions, inv, sections)  # [B, T, P]
     emb = torch.cat((angles, angles), dim=-1)  # [B, T, d_rope]
     return (emb.cos() * cfg.rope_attention_scaling).to(dtype), (emb.sin() * cfg.rope_attention_scaling).to(dtype)
 
@@ -156,11 +162,15 @@ class M2LAAttention(nn.Module):
             return self.q_proj(x)
         return self.q_b_proj(self.q_a_norm(self.q_a_proj(x)))
 
-    def latent(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        """What the cache stores for x [B, T, hidden]: [c_kv | rotated k_pe] [B, T, r + d_rope]."""
+    def latent(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, rounded: bool = True) -> torch.Tensor:
+        """What the cache stores for x [B, T, hidden]: [c_kv | rotated k_pe] [B, T, r + d_rope].
+
+        With latent_int8 the rows come back rounded as the int8 cache stores them; `rounded=False`
+        leaves that to an int8 cache that is about to store them (it rounds the same way).
+        """
         c, k_pe = self.kv_a_proj(x).split([self.cfg.kv_rank, self.cfg.d_rope], dim=-1)
         lat = torch.cat((self.kv_norm(c), apply_rope(k_pe, cos, sin)), dim=-1)
-        return round_trip(lat) if self.cfg.latent_int8 else lat
+        return round_trip(lat) if self.cfg.latent_int8 and rounded else lat
 
     def forward(
         self,
@@ -169,13 +179,15 @@ class M2LAAttention(nn.Module):
         cache: LatentKVCache | None = None,
         layer_idx: int = 0,
         mode: Mode = "naive",
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,  # this layer's (cos, sin) [B, T, d_rope], if known
     ) -> torch.Tensor:  # [B, T, hidden]
         cfg, (b, t, _) = self.cfg, x.shape
-        cos, sin = rope_cos_sin(cfg, positions, x.dtype, self._tables(positions.device))  # [B, T, d_rope]
+        cos, sin = rope if rope is not None else rope_cos_sin(cfg, positions, x.dtype, self._tables(positions.device))
         q = self._query(x).view(b, t, cfg.heads, cfg.d_nope + cfg.d_rope).transpose(1, 2)  # [B, H, T, dn+dr]
         q_nope, q_pe = q.split([cfg.d_nope, cfg.d_rope], dim=-1)
         q_pe = apply_rope(q_pe, cos[:, None], sin[:, None])
-        lat = self.latent(x, cos, sin)  # [B, T, r+dr]
+        # an int8 cache rounds the rows as it stores them, and attention reads them back from it
+        lat = self.latent(x, cos, sin, rounded=cache is None or not cache.int8)  # [B, T, r+dr]
         one_step, scales = mode == "absorbed" and t == 1, None
         if cache is not None:  # everything seen so far: [B, S, r+dr]
             if one_step:  # a decode step reads the rows as stored (int8: their scales are folded in)

@@ -6,8 +6,8 @@ import torch
 
 from model.cache import LatentKVCache
 from model.latent_quant import dequantize_rows, quantize_rows, round_trip
-from model.lm import LMConfig, M2LAForCausalLM
 from model.m2la import M2LAAttention, M2LAConfig
+from tests.fixtures.tiny_lm import tiny_m2la
 
 
 def _rows(seed: int = 0) -> torch.Tensor:
@@ -55,21 +55,11 @@ def test_int8_cache_hands_back_the_rounded_rows_and_counts_its_bytes(max_len: in
     assert cache.seq_len(0) == 3 and torch.equal(cache.update(0, x[:, 3:4]), round_trip(x[:, :4]))
 
 
-def _model(int8: bool) -> M2LAForCausalLM:
-    torch.manual_seed(0)
-    a = M2LAConfig(hidden=32, heads=4, d_nope=8, d_rope=8, d_v=8, kv_rank=24, latent_int8=int8)
-    model = M2LAForCausalLM(LMConfig(vocab_size=50, hidden=32, intermediate=64, attn=(a,) * 2)).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.4)
-    return model
-
-
 @pytest.mark.parametrize("max_len", [None, 16])
 def test_int8_model_decodes_over_its_cache_as_its_full_forward_computes(max_len: int | None) -> None:
     """Prefill (naive) then one-token steps (absorbed, scales folded in) equal one full forward, which
     rounds every latent the way the cache stores it; the unrounded model gives other logits."""
-    model = _model(int8=True)
+    model = tiny_m2la(int8=True)
     ids = torch.randint(0, 50, (2, 11))
     cache = LatentKVCache.for_model(model, batch=2, max_len=max_len)
     assert cache.int8
@@ -77,7 +67,7 @@ def test_int8_model_decodes_over_its_cache_as_its_full_forward_computes(max_len:
         full = model(ids)
         parts = [model(ids[:, :6], cache=cache)]
         parts += [model(ids[:, t:t + 1], cache=cache, mode="absorbed") for t in range(6, 11)]
-        plain = _model(int8=False)(ids)
+        plain = tiny_m2la(int8=False)(ids)
     assert (torch.cat(parts, 1) - full).abs().max() < 1e-4 * full.abs().max()
     assert (plain - full).abs().max() > 1e-3 * full.abs().max()
 

@@ -140,6 +140,23 @@ def test_mrope_selected_pairs_take_their_section_positions() -> None:
     assert torch.allclose(cos[0, 0, :3], torch.tensor([5.0, 7.0, 11.0], dtype=torch.float64).cos())
 
 
+@pytest.mark.parametrize("mrope", [None, (2, 3, 3)], ids=["rope", "mrope"])
+def test_all_layers_rope_in_one_pass_equals_each_layers_own(mrope) -> None:
+    """LayersRope (one angle product, one cos, one sin for every layer) gives each layer exactly the
+    cos/sin of rope_cos_sin, with per-layer pairs, widths and YaRN-style scaling."""
+    from model.lm import LayersRope
+
+    cfgs = (M2LAConfig(hidden=8, heads=1, d_nope=0, d_rope=6, d_v=4, kv_rank=4, mrope_section=mrope,
+                       rope_freq_index=(1, 4, 7), rope_inv_freq=(0.5, 0.1, 0.01)),
+            M2LAConfig(hidden=8, heads=1, d_nope=0, d_rope=4, d_v=4, kv_rank=4, mrope_section=mrope,
+                       rope_freq_index=(0, 5), rope_inv_freq=(1.0, 0.03), rope_attention_scaling=1.2))
+    ar = torch.arange(9)
+    pos = torch.stack([ar, ar // 3, ar % 4])[:, None] if mrope else ar[None] * 5  # [3, 1, T] or [1, T]
+    for (cos, sin), cfg in zip(LayersRope(cfgs).cos_sin(pos, torch.float32), cfgs, strict=True):
+        ref_cos, ref_sin = rope_cos_sin(cfg, pos, torch.float32)
+        assert torch.equal(cos, ref_cos) and torch.equal(sin, ref_sin)
+
+
 def test_text_positions_make_mrope_equal_plain_rope() -> None:
     plain = _layer()
     mrope = _layer(mrope_section=(1, 1, 2))

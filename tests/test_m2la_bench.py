@@ -1,4 +1,5 @@
-"""The M2LA benchmark in its reduced CI form, on the real SmolLM2 weights (slow: about three minutes)."""
+"""The M2LA benchmark: its reduced CI form on the real SmolLM2 weights (slow: about three minutes), and the
+decode-only options the GPU check uses."""
 from __future__ import annotations
 
 import json
@@ -8,12 +9,61 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+ROOT = Path(__file__).resolve().parents[1]
 
 SUMMARY_KEYS = {"kv_compression", "ppl_ratio_one_shot", "ppl_ratio_svd_baseline", "ppl_ratio_healed",
                 "heal_minutes", "decode_speedup_8k"}
 
 
+def _bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "model", "bench", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=timeout)
+
+
+def test_decode_only_on_random_weights_needs_no_gguf_and_reports_its_setup():
+    """The GPU machine has no GGUF: `--random-weights` times SmolLM2-135M's shapes (here on CPU, nf4)."""
+    out = _bench("--only", "decode", "--random-weights", "--nf4", "--contexts", "64", "--decode-steps", "2",
+                 "--decode-rounds", "1", "--json")
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    assert result["model"].startswith("SmolLM2-135M-Instruct's shapes, random weights") and "nf4" in result["model"]
+    assert result["device"] == "cpu" and result["source_attention"] == "sdpa"
+    (row,) = result["decode"]
+    assert row["context"] == 64 and row["transformers_gqa_tps"] > 0 and row["m2la_absorbed_tps"] > 0
+    assert result["summary"] == {"decode_speedup_8k": None}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--nf4"], "apply to --only decode"),
+    (["--only", "decode", "--device", "cuda", "--random-weights"], "no CUDA device"),
+])
+def test_bench_refuses_what_it_cannot_do_in_one_line(args, message):
+    import torch
+
+    if "cuda" in args and torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    out = _bench(*args)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.strip().splitlines() == [f"bench: {out.stderr.strip().removeprefix('bench: ')}"]
+    assert message in out.stderr
+
+
+def test_smollm2_shapes_match_its_gguf():
+    from model.assets import AssetError
+    from model.bench import SMOLLM2_135M_SHAPES
+    from model.load import load_gguf_source, smollm2_gguf
+
+    try:
+        source, _ = load_gguf_source(smollm2_gguf())
+    except AssetError as e:
+        pytest.skip(str(e))
+    for key, value in SMOLLM2_135M_SHAPES.items():
+        got = getattr(source.config, key)
+        assert got == pytest.approx(value) if isinstance(value, float) else got == value, key
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_quick_bench_reports_the_summary_and_heal_helps():
     from model.assets import AssetError
     from model.load import smollm2_gguf
@@ -22,9 +72,7 @@ def test_quick_bench_reports_the_summary_and_heal_helps():
         smollm2_gguf()
     except AssetError as e:
         pytest.skip(str(e))
-    out = subprocess.run([sys.executable, "-m", "model", "bench", "--quick", "--heal-minutes", "1.5",
-                          "--threads", "1", "--json"], capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parents[1], timeout=850)
+    out = _bench("--quick", "--heal-minutes", "1.5", "--threads", "1", "--json", timeout=850)
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout)
     s = result["summary"]
