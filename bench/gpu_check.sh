@@ -16,11 +16,12 @@ fi
   python3 -c "import flash_attn" 2>&1 | tail -1; } | tee "$OUT/gpu.txt"
 # --noconftest: the shared conftest needs the app's packages (sqlite-utils, ...); -m gpu selects the CUDA tests
 python3 -m pytest -q -p no:cacheprovider --noconftest -m gpu tests/test_gpu.py tests/test_m2la.py 2>&1 | tee "$OUT/pytest-gpu.log"
-contexts=${CONTEXTS:-1024 4096 8192 32768 131072}
+# eager decode of both models, and each step replayed from a CUDA graph (--cuda-graph)
 for weights in bf16 nf4; do
   flag=$([ $weights = nf4 ] && echo --nf4)
-  python3 -m model bench --only decode --device cuda --random-weights $flag --contexts $contexts \
+  contexts=$([ $weights = nf4 ] && echo "${NF4_CONTEXTS:-1024 8192}" || echo "${CONTEXTS:-1024 4096 8192 32768 131072}")
+  python3 -m model bench --only decode --device cuda --random-weights --cuda-graph $flag --contexts $contexts \
     --decode-steps 64 --json > "$OUT/bench-cuda-$weights.json" 2>> "$OUT/bench.log"
   echo "bench $weights: rc=$?"
-  grep "decode @" "$OUT/bench.log" | tail -n $(wc -w <<< "$contexts")
+  grep "decode @" "$OUT/bench.log" | tail -n $((2 * $(wc -w <<< "$contexts")))
 done

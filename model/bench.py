@@ -68,6 +68,7 @@ class BenchConfig:
     device: str = "cpu"  # where decode runs: "cpu" (fp32 weights) or "cuda" (bf16 weights)
     quantize: str | None = None  # "nf4": both models' large linears in bitsandbytes nf4 (model.load.quantize_nf4)
     random_weights: bool = False  # SmolLM2-135M's shapes with random weights instead of the GGUF (speed only)
+    cuda_graph: bool = False  # also time our decode step replayed from a CUDA graph (a static latent cache)
 
 
 # a couple of minutes' heal cannot afford the teacher passes over all 216 heal windows: 32 of them
@@ -129,22 +130,25 @@ def hf_decode_tps(model: Any, context: int, steps: int, warmup: int) -> float:
 
 
 @torch.inference_mode()
-def m2la_decode_tps(model: Any, context: int, steps: int, warmup: int) -> float:
-    """Our absorbed decode tokens/s over a LatentKVCache holding `context` synthetic tokens."""
-    from model.cache import LatentKVCache
+def m2la_decode_tps(model: Any, context: int, steps: int, warmup: int, graph: bool = False) -> float:
+    """Our absorbed decode tokens/s over a latent cache holding `context` synthetic tokens; with `graph`,
+    a StaticLatentKVCache and each step replayed from one CUDA graph (model.graph_decode)."""
+    from model.cache import LatentKVCache, StaticLatentKVCache
     from model.generate import decode_one
+    from model.graph_decode import GraphDecoder
 
     dev, dtype = _device_dtype(model)
-    cache = LatentKVCache.for_model(model, max_len=context + warmup + steps)
+    cache = (StaticLatentKVCache if graph else LatentKVCache).for_model(model, max_len=context + warmup + steps)
     g = torch.Generator(dev).manual_seed(0)
     for layer, w in enumerate(cache.widths):
         cache.update(layer, torch.randn(1, context, w, generator=g, device=dev, dtype=dtype))
+    step = GraphDecoder(model, cache).step if graph else lambda tok, pos: decode_one(model, tok, cache, pos)
     tok = torch.tensor([[42]], device=dev)
     t0 = 0.0
     for i in range(warmup + steps):
         if i == warmup:
             t0 = _clock(dev)
-        logits = decode_one(model, tok, cache, torch.tensor([[context + i]], device=dev))
+        logits = step(tok, torch.tensor([[context + i]], device=dev))
         tok = logits.argmax(-1, keepdim=True)
     return steps / (_clock(dev) - t0)
 
@@ -179,7 +183,19 @@ def decode_rows(source: Any, m2la: Any, config: BenchConfig) -> list[dict]:
                      "transformers_gqa_rounds": hf_runs, "m2la_absorbed_rounds": our_runs})
         _log(f"decode @{ctx}: transformers {hf:.2f} tok/s, m2la {ours:.2f} tok/s ({ours / hf:.2f}x); "
              f"rounds {[round(x, 2) for x in hf_runs]} vs {[round(x, 2) for x in our_runs]}")
+        if config.cuda_graph:
+            rows[-1] |= graph_row(m2la, ctx, config, hf)
     return rows
+
+
+def graph_row(m2la: Any, ctx: int, config: BenchConfig, eager_hf: float) -> dict:
+    """Our decode step replayed from one CUDA graph over a static cache (best of the rounds), against
+    transformers' eager step. (Capturing transformers' own step over its StaticCache by hand hit a
+    device-side assert on the H200, so there is no graph-vs-graph figure.)"""
+    tps = max(m2la_decode_tps(m2la, ctx, config.decode_steps, config.warmup_steps, graph=True)
+              for _ in range(config.decode_rounds))
+    _log(f"decode @{ctx}, m2la from a CUDA graph: {tps:.2f} tok/s ({tps / eager_hf:.2f}x transformers eager)")
+    return {"m2la_graph_tps": tps, "graph_vs_transformers_eager": tps / eager_hf}
 
 
 def decode_models(config: BenchConfig) -> tuple[Any, Any, str]:
@@ -216,6 +232,8 @@ def run_decode_only(config: BenchConfig) -> dict:
     """Only the decode measurement, on the default setting's shapes (see decode_models)."""
     if config.device == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda: this machine has no CUDA device")
+    if config.cuda_graph and config.device != "cuda":
+        raise ValueError("--cuda-graph needs --device cuda")
     if config.threads:
         torch.set_num_threads(config.threads)
     t_start = time.perf_counter()
@@ -240,8 +258,8 @@ def run(config: BenchConfig) -> dict:
     """Measure everything once (or only decode, with `only="decode"`); returns the JSON-able result."""
     if config.only == "decode":
         return run_decode_only(config)
-    if config.device != "cpu" or config.quantize or config.random_weights:
-        raise ValueError("--device, --nf4 and --random-weights apply to --only decode")
+    if config.device != "cpu" or config.quantize or config.random_weights or config.cuda_graph:
+        raise ValueError("--device, --nf4, --random-weights and --cuda-graph apply to --only decode")
     from model.convert import attention_input_moments, convert_model
     from model.corpus import token_windows
     from model.heal import HealConfig, heal
@@ -369,6 +387,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--nf4", action="store_true", help="--only decode with both models' linears in nf4")
     p.add_argument("--random-weights", action="store_true",
                    help="--only decode on SmolLM2-135M's shapes with random weights (no GGUF needed)")
+    p.add_argument("--cuda-graph", action="store_true",
+                   help="with --device cuda: also time our decode step replayed from a CUDA graph")
     args = p.parse_args(argv)
     base = QUICK if args.quick else BenchConfig()
     over = {k: v for k, v in {"settings": tuple(args.settings) if args.settings else None,
@@ -379,7 +399,8 @@ def main(argv: list[str]) -> int:
                               "decode_steps": args.decode_steps,
                               "decode_rounds": args.decode_rounds, "device": args.device,
                               "quantize": "nf4" if args.nf4 else None,
-                              "random_weights": args.random_weights or None}.items() if v is not None}
+                              "random_weights": args.random_weights or None,
+                              "cuda_graph": args.cuda_graph or None}.items() if v is not None}
     config = replace(base, **over)
     try:
         result = run(config)

@@ -61,7 +61,7 @@ class LatentKVCache:
 
         A view of the storage when preallocated (bf16/fp32 values); int8 rows come back dequantised.
         """
-        rows, scales = self.update_rows(layer, new)
+        rows, scales = self._append(layer, new)
         return rows if scales is None else rows * scales.to(self.dtype)
 
     def update_rows(self, layer: int, new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -74,6 +74,9 @@ class LatentKVCache:
         S x width allocation per layer and step (30 layers' attention at 8K tokens, r=120/d=64, one thread:
         35 against 50-64 ms a step).
         """
+        return self._append(layer, new)
+
+    def _append(self, layer: int, new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         start, t = self.lengths[layer], new.shape[1]
         if self.max_len is not None and start + t > self.max_len:
             raise ValueError(f"latent cache full: {start + t} tokens > max_len {self.max_len}")
@@ -87,6 +90,10 @@ class LatentKVCache:
         if not self.int8:
             return self.data[layer][:, :end], None
         return self._cast(self.data[layer][:, :end]), self.scales[layer][:, :end]
+
+    def hidden_rows(self) -> torch.Tensor | None:
+        """Which rows the last one-token update_rows returned are not tokens ([S] bool, True: hide); None: none."""
+        return None
 
     def _cast(self, rows: torch.Tensor) -> torch.Tensor:
         """int8 rows [B, S, W] copied into the shared float scratch buffer (grown as needed)."""
@@ -137,3 +144,57 @@ class LatentKVCache:
         memory for a decode step and is not counted: 6 MB at 8K tokens and r + d_rope = 184 in fp32.
         """
         return sum(d.numel() * d.element_size() for d in self.data + self.scales)
+
+
+class StaticLatentKVCache(LatentKVCache):
+    """A preallocated latent cache whose one-token step has the same shapes at every position.
+
+    A CUDA graph (model.graph_decode) replays one captured decode step, so that step cannot depend on
+    Python-side lengths: the new row is written at a device-side `index`, and attention reads all
+    `max_len` rows with `hidden_rows()` masking those not yet written (zero-initialised, so an int8
+    row's scale is 0, never garbage). Multi-token updates (prefill) take the ordinary path and move
+    the index; after each one-token step, `advance()` moves it on.
+    """
+
+    def __init__(self, layers: int, width: int | list[int], batch: int = 1, max_len: int | None = None,
+                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu", int8: bool = False) -> None:
+        if max_len is None:
+            raise ValueError("a static latent cache needs max_len")
+        super().__init__(layers, width, batch, max_len, dtype, device, int8)
+        for t in self.data + self.scales:
+            t.zero_()
+        self.index = torch.zeros(1, dtype=torch.long, device=self.device)  # where the next token's row goes
+        self._slots = torch.arange(max_len, device=self.device)
+        self._hidden = self._slots > self.index
+
+    def _append(self, layer: int, new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        out = super()._append(layer, new)
+        self.index.fill_(self.lengths[layer])
+        return out
+
+    def update_rows(self, layer: int, new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A decode step's update: one token's row [B, 1, width] written at `index`; all max_len rows back
+        (with their scales), `hidden_rows()` masking those after it. Call `advance()` once every layer has
+        its row. Longer updates take the ordinary path."""
+        if new.shape[1] != 1:
+            return super().update_rows(layer, new)
+        if self.lengths[layer] >= self.max_len:  # Python-side count: a replayed graph checks before it replays
+            raise ValueError(f"latent cache full: {self.lengths[layer] + 1} tokens > max_len {self.max_len}")
+        if self.int8:
+            q, s = quantize_rows(new)
+            self.data[layer].index_copy_(1, self.index, q)
+            self.scales[layer].index_copy_(1, self.index, s)
+        else:
+            self.data[layer].index_copy_(1, self.index, new.to(self.dtype))
+        self._hidden = self._slots > self.index  # [max_len]: every row after this token's
+        if not self.int8:
+            return self.data[layer], None
+        return self._cast(self.data[layer]), self.scales[layer]
+
+    def hidden_rows(self) -> torch.Tensor:
+        return self._hidden
+
+    def advance(self) -> None:
+        """Count the token the last one-token step wrote (its row is in every layer)."""
+        self.index += 1
+        self.lengths = [n + 1 for n in self.lengths]

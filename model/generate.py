@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from model.cache import LatentKVCache
+from model.cache import LatentKVCache, StaticLatentKVCache
 
 LogitsProcessor = Callable[[torch.Tensor, list[int]], torch.Tensor]  # (logits [V], generated ids) -> logits [V]
 # (token id, newly visible text) per generated token; text that might start a stop string is held back
@@ -93,6 +93,7 @@ def generate(
     logits_processor: LogitsProcessor | None = None,
     positions: torch.Tensor | None = None,  # prompt positions [1, T] or MRoPE [3, 1, T]; None: 0..T-1
     cache: LatentKVCache | None = None,  # None: a preallocated cache sized prompt + max_new_tokens
+    cuda_graph: bool = False,  # replay each decode step from one CUDA graph (model.graph_decode; CUDA only)
 ) -> GenerationResult:
     """Generate up to max_new_tokens for one prompt: greedy or sampled, streamed, stoppable, constrainable."""
     if stop_strings and tokenizer is None:
@@ -103,8 +104,11 @@ def generate(
         positions = torch.arange(ids.shape[1], device=device)[None]
         if getattr(model, "uses_mrope", False):
             positions = positions[None].expand(3, 1, -1)
+    if cuda_graph and (cache is not None or device.type != "cuda"):
+        raise ValueError("cuda_graph needs a CUDA model and makes its own cache")
     if cache is None:
-        cache = LatentKVCache.for_model(model, batch=1, max_len=ids.shape[1] + max_new_tokens)
+        kind = StaticLatentKVCache if cuda_graph else LatentKVCache
+        cache = kind.for_model(model, batch=1, max_len=ids.shape[1] + max_new_tokens)
     gen = None
     if temperature > 0.0:
         gen = torch.Generator()
@@ -112,6 +116,12 @@ def generate(
 
     t0 = time.perf_counter()
     logits = prefill(model, ids, cache, positions)[0]  # [V]
+    decode_step = decode_one
+    if cuda_graph:
+        from model.graph_decode import GraphDecoder
+
+        graph = GraphDecoder(model, cache)
+        decode_step = lambda _model, token, _cache, pos: graph.step(token, pos)  # noqa: E731 - same call shape
     t1 = time.perf_counter()
     tokens: list[int] = []
     text, shown, stopped_by = "", 0, "max_new_tokens"
@@ -142,7 +152,7 @@ def generate(
             on_token(tok, piece)
         if stopped_by == "stop_string" or step == max_new_tokens - 1:
             break
-        logits = decode_one(model, torch.tensor([[tok]], device=device), cache, _position(next_pos, mrope, device))[0]
+        logits = decode_step(model, torch.tensor([[tok]], device=device), cache, _position(next_pos, mrope, device))[0]
         next_pos += 1
     if tokenizer is not None and stopped_by != "stop_string":
         text = tokenizer.decode(tokens, skip_special_tokens=False)

@@ -188,16 +188,18 @@ class M2LAAttention(nn.Module):
         q_pe = apply_rope(q_pe, cos[:, None], sin[:, None])
         # an int8 cache rounds the rows as it stores them, and attention reads them back from it
         lat = self.latent(x, cos, sin, rounded=cache is None or not cache.int8)  # [B, T, r+dr]
-        one_step, scales = mode == "absorbed" and t == 1, None
+        one_step, scales, hidden = mode == "absorbed" and t == 1, None, None
         if cache is not None:  # everything seen so far: [B, S, r+dr]
             if one_step:  # a decode step reads the rows as stored (int8: their scales are folded in)
                 lat, scales = cache.update_rows(layer_idx, lat)
+                hidden = cache.hidden_rows()
             else:
                 lat = cache.update(layer_idx, lat)
         if mode == "naive":
             out = self._naive(q_nope, q_pe, lat)
         elif mode == "absorbed":
-            out = self._absorbed_one(q_nope, q_pe, lat, scales) if one_step else self._absorbed(q_nope, q_pe, lat)
+            out = (self._absorbed_one(q_nope, q_pe, lat, scales, hidden) if one_step
+                   else self._absorbed(q_nope, q_pe, lat))
         else:
             raise ValueError(f"unknown attention mode {mode!r} (naive|absorbed)")
         return self.o_proj(out.transpose(1, 2).reshape(b, t, cfg.heads * cfg.d_v))
@@ -244,14 +246,14 @@ class M2LAAttention(nn.Module):
         return w_uk, w_uv
 
     def _absorbed_one(self, q_nope: torch.Tensor, q_pe: torch.Tensor, rows: torch.Tensor,
-                      scales: torch.Tensor | None = None) -> torch.Tensor:
+                      scales: torch.Tensor | None = None, hidden: torch.Tensor | None = None) -> torch.Tensor:
         """Single-token decode over the latent rows [B, S, r+dr] with plain matmuls. Returns [B, H, 1, d_v].
 
         SDPA on CPU takes its slow generic fallback for one query row and a strided value slice; here
         all H heads share one matmul against the cache as it is stored: the `[c | k_pe]` rows serve as
         keys, and their first r columns (a strided view BLAS reads in place) as values. With the
         int8 cache's scales [B, S, 1] each row's scale multiplies its score and its probability
-        instead of the S x (r+dr) values.
+        instead of the S x (r+dr) values. `hidden` [S] (a static cache's) marks rows that are not tokens yet.
         """
         r, (w_uk, w_uv), dtype, lat = self.cfg.kv_rank, self._absorb_weights(), q_nope.dtype, rows
         q_lat = torch.matmul(q_nope, w_uk)  # [B, H, 1, dn] @ [H, dn, r] -> [B, H, 1, r]
@@ -261,6 +263,8 @@ class M2LAAttention(nn.Module):
         row_scale = None if scales is None else scales.to(dtype).transpose(1, 2)  # [B, 1, S]
         if row_scale is not None:
             scores = scores * row_scale
+        if hidden is not None:
+            scores = scores.masked_fill(hidden, float("-inf"))
         probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(dtype)  # fp32 softmax
         if row_scale is not None:
             probs = probs * row_scale

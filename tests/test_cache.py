@@ -62,3 +62,52 @@ def test_full_cache_raises_and_crop_forgets() -> None:
     out = cache.update(0, torch.ones(1, 1, 4))
     assert out.shape == (1, 3, 4) and out[0, 2].eq(1).all()
 
+
+
+@pytest.mark.parametrize("int8", [False, True], ids=["fp32", "int8"])
+def test_static_cache_steps_equal_the_ordinary_cache_and_ignore_unwritten_rows(int8: bool) -> None:
+    """The CUDA-graph cache (fixed shapes: the row goes to a device-side index, attention reads every
+    preallocated row under a mask) decodes as the ordinary cache does, whatever the unwritten rows hold."""
+    from model.cache import StaticLatentKVCache
+    from model.generate import decode_one
+    from tests.fixtures.tiny_lm import tiny_m2la
+
+    model = tiny_m2la(int8=int8)
+    ids = torch.randint(0, 50, (1, 12), generator=torch.Generator().manual_seed(1))
+    ordinary = LatentKVCache.for_model(model, max_len=16)
+    static = StaticLatentKVCache.for_model(model, max_len=16)
+    assert static.int8 == int8
+    got, ref = [], []
+    with torch.no_grad():
+        ref.append(model(ids[:, :6], cache=ordinary)[:, -1])
+        got.append(model(ids[:, :6], cache=static)[:, -1])
+        assert static.index.tolist() == [6] and static.seq_len() == 6
+        for layer in range(static.layers):  # garbage where no token has been written yet
+            static.data[layer][:, 6:] = 100
+            if int8:
+                static.scales[layer][:, 6:] = 1.0
+        for t in range(6, 12):
+            pos = torch.tensor([[t]])
+            ref.append(decode_one(model, ids[:, t:t + 1], ordinary, pos))
+            got.append(decode_one(model, ids[:, t:t + 1], static, pos))
+            static.advance()
+    assert (torch.stack(got) - torch.stack(ref)).abs().max() < 1e-5 * torch.stack(ref).abs().max()
+    assert static.seq_len() == 12 and static.index.tolist() == [12]
+    assert static.hidden_rows().tolist() == [False] * 12 + [True] * 4  # as of the last step (token 11)
+
+
+def test_static_cache_needs_a_length_and_refuses_a_step_past_it() -> None:
+    from model.cache import StaticLatentKVCache
+    from model.generate import decode_one, generate
+    from tests.fixtures.tiny_lm import tiny_m2la
+
+    model = tiny_m2la(int8=True)
+    with pytest.raises(ValueError, match="max_len"):
+        StaticLatentKVCache.for_model(model)
+    cache = StaticLatentKVCache.for_model(model, max_len=4)
+    with torch.no_grad():
+        model(torch.randint(0, 50, (1, 4)), cache=cache)
+        with pytest.raises(ValueError, match="latent cache full"):
+            decode_one(model, torch.tensor([[1]]), cache, torch.tensor([[4]]))
+    with pytest.raises(ValueError, match="cuda_graph needs a CUDA model"):
+        generate(model, [1, 2, 3], 2, cuda_graph=True)

@@ -89,3 +89,28 @@ def test_cuda_naive_path_runs_sdpa_flash_kernel_and_agrees_with_absorbed() -> No
             naive = layer(x, pos, mode="naive").float()
         absorbed = layer(x, pos, mode="absorbed").float()
     assert (naive - absorbed).abs().max() < 0.05 * naive.abs().max()
+
+
+def test_cuda_graph_decode_replays_the_eager_steps() -> None:
+    """GraphDecoder (one captured step, replayed) gives the eager decode's logits, and generate(cuda_graph=True)
+    the eager generation's tokens; a step past the static cache's length is refused before it replays."""
+    from model.cache import StaticLatentKVCache
+    from model.generate import decode_one
+    from model.graph_decode import GraphDecoder
+
+    model = tiny_m2la(int8=True, seed=6).cuda()
+    ids = torch.randint(0, 50, (1, 14), generator=torch.Generator().manual_seed(6)).cuda()
+    ordinary, static = LatentKVCache.for_model(model, max_len=14), StaticLatentKVCache.for_model(model, max_len=14)
+    with torch.no_grad():
+        model(ids[:, :8], cache=ordinary)
+        model(ids[:, :8], cache=static)
+        graph = GraphDecoder(model, static)
+        for t in range(8, 14):
+            pos = torch.tensor([[t]], device="cuda")
+            ref = decode_one(model, ids[:, t:t + 1], ordinary, pos)
+            got = graph.step(ids[:, t:t + 1], pos)
+            assert (got - ref).abs().max() < 1e-4 * ref.abs().max(), t
+        with pytest.raises(ValueError, match="latent cache full"):
+            graph.step(ids[:, :1], torch.tensor([[14]], device="cuda"))
+    eager = generate(model, ids[0, :5], 16)
+    assert generate(model, ids[0, :5], 16, cuda_graph=True).tokens == eager.tokens and len(set(eager.tokens)) > 2

@@ -36,6 +36,7 @@ def test_decode_only_on_random_weights_needs_no_gguf_and_reports_its_setup():
 @pytest.mark.parametrize("args, message", [
     (["--nf4"], "apply to --only decode"),
     (["--only", "decode", "--device", "cuda", "--random-weights"], "no CUDA device"),
+    (["--only", "decode", "--random-weights", "--cuda-graph"], "--cuda-graph needs --device cuda"),
 ])
 def test_bench_refuses_what_it_cannot_do_in_one_line(args, message):
     import torch
