@@ -12,7 +12,8 @@ One run measures, against the source model measured in the same run:
   alternately a few rounds and each keeps its best round (other processes only slow a round down).
   `--only decode` runs this part alone (minutes instead of the heal's half hour); there `--device cuda`
   measures it on a GPU in bf16 (`--nf4`: both models' large linears in bitsandbytes nf4), and
-  `--random-weights` builds SmolLM2-135M's shapes with random weights where its GGUF is absent.
+  `--random-weights` builds SmolLM2-135M's shapes with random weights where its GGUF is absent, and
+  `--cuda-graph` also times our step replayed from one CUDA graph (model.graph_decode).
 """
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ class BenchConfig:
     decode_rounds: int = 3  # alternating transformers/M2LA measurements per context; each side keeps its best
     threads: int | None = None  # torch CPU threads (None: torch's default)
     only: str | None = None  # "decode": measure only decode tokens/s (no perplexity, no heal); None: everything
-    # the next three apply to `only="decode"` alone (the perplexity figures are the CPU fp32 reference)
+    # the next four apply to `only="decode"` alone (the perplexity figures are the CPU fp32 reference)
     device: str = "cpu"  # where decode runs: "cpu" (fp32 weights) or "cuda" (bf16 weights)
     quantize: str | None = None  # "nf4": both models' large linears in bitsandbytes nf4 (model.load.quantize_nf4)
     random_weights: bool = False  # SmolLM2-135M's shapes with random weights instead of the GGUF (speed only)
