@@ -1,7 +1,8 @@
-"""The CUDA paths: greedy parity, the int8 latent cache, nf4 through bitsandbytes, SDPA's flash kernel.
+"""The CUDA paths: greedy parity, the int8 latent cache, nf4 through bitsandbytes, SDPA's flash kernel, and a
+decode step replayed from one CUDA graph.
 
 Every test here is marked `gpu` and skipped without CUDA (tests/conftest.py); CI has no GPU, so they
-run where a session is lent one (see README, "GPU checks").
+run where a session is lent one: `bench/gpu_check.sh` (README, "Tests" and "M2LA on a GPU").
 """
 from __future__ import annotations
 
