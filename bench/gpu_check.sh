@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU checks of the M2LA path, in one call on a lent CUDA machine (README, "GPU checks"):
+# The GPU checks of the M2LA path, in one call on a lent CUDA machine (README, "M2LA on a GPU"):
 # the `gpu`-marked tests, then the decode benchmark on CUDA in bf16 and in nf4. Logs and JSON go to
 # $OUT (the device tool's folder) or ./gpu-out. Wheels that the machine lacks (bitsandbytes) travel in .whl/.
 set -uo pipefail
