@@ -119,15 +119,11 @@ def hf_decode_tps(model: Any, context: int, steps: int, warmup: int) -> float:
     for layer in range(cfg.num_hidden_layers):
         k = torch.randn(1, cfg.num_key_value_heads, context, head_dim, generator=g, device=dev, dtype=dtype)
         cache.update(k, torch.randn_like(k), layer)
-    tok = torch.tensor([[42]], device=dev)
-    t0 = 0.0
-    for i in range(warmup + steps):
-        if i == warmup:
-            t0 = _clock(dev)
-        pos = torch.tensor([[context + i]], device=dev)
-        out = model(input_ids=tok, past_key_values=cache, position_ids=pos, use_cache=True)
-        tok = out.logits[:, -1:].argmax(-1)
-    return steps / (_clock(dev) - t0)
+
+    def step(tok: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        return model(input_ids=tok, past_key_values=cache, position_ids=pos, use_cache=True).logits[:, -1]
+
+    return _greedy_steps_per_s(step, dev, context, steps, warmup)
 
 
 @torch.inference_mode()
@@ -144,13 +140,20 @@ def m2la_decode_tps(model: Any, context: int, steps: int, warmup: int, graph: bo
     for layer, w in enumerate(cache.widths):
         cache.update(layer, torch.randn(1, context, w, generator=g, device=dev, dtype=dtype))
     step = GraphDecoder(model, cache).step if graph else lambda tok, pos: decode_one(model, tok, cache, pos)
+    return _greedy_steps_per_s(step, dev, context, steps, warmup)
+
+
+def _greedy_steps_per_s(step: Any, dev: torch.device, context: int, steps: int, warmup: int) -> float:
+    """Tokens/s of `steps` greedy decode steps after `warmup` untimed ones, the first at position `context`.
+
+    `step(token [1, 1], position [1, 1])` returns the logits [1, V] of the next token.
+    """
     tok = torch.tensor([[42]], device=dev)
     t0 = 0.0
     for i in range(warmup + steps):
         if i == warmup:
             t0 = _clock(dev)
-        logits = step(tok, torch.tensor([[context + i]], device=dev))
-        tok = logits.argmax(-1, keepdim=True)
+        tok = step(tok, torch.tensor([[context + i]], device=dev)).argmax(-1, keepdim=True)
     return steps / (_clock(dev) - t0)
 
 

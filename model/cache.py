@@ -80,13 +80,21 @@ class LatentKVCache:
         start, t = self.lengths[layer], new.shape[1]
         if self.max_len is not None and start + t > self.max_len:
             raise ValueError(f"latent cache full: {start + t} tokens > max_len {self.max_len}")
+        self._write(layer, start, new)
+        self.lengths[layer] = start + t
+        return self._rows(layer, start + t)
+
+    def _write(self, layer: int, start: int | torch.Tensor, new: torch.Tensor) -> None:
+        """Store new [B, T, width] from `start` on (int8 rows and their scales, or values in `dtype`)."""
         if self.int8:
             q, s = quantize_rows(new)
             self._put(self.data, layer, start, q)
             self._put(self.scales, layer, start, s)
         else:
             self._put(self.data, layer, start, new.to(self.dtype))
-        self.lengths[layer] = end = start + t
+
+    def _rows(self, layer: int, end: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The first `end` stored rows in `dtype` (int8 ones cast into the scratch buffer) and their scales."""
         if not self.int8:
             return self.data[layer][:, :end], None
         return self._cast(self.data[layer][:, :end]), self.scales[layer][:, :end]
@@ -103,8 +111,10 @@ class LatentKVCache:
             self._scratch = torch.empty(self.batch, cap, max(self.widths), dtype=self.dtype, device=self.device)
         return self._scratch[:b, :n, :w].copy_(rows)
 
-    def _put(self, store: list[torch.Tensor], layer: int, start: int, rows: torch.Tensor) -> None:
-        if self.max_len is None:
+    def _put(self, store: list[torch.Tensor], layer: int, start: int | torch.Tensor, rows: torch.Tensor) -> None:
+        if isinstance(start, torch.Tensor):  # a device-side position [1] (StaticLatentKVCache's one-token step)
+            store[layer].index_copy_(1, start, rows)
+        elif self.max_len is None:
             store[layer] = torch.cat((store[layer], rows), dim=1)
         else:
             store[layer][:, start:start + rows.shape[1]] = rows
@@ -180,16 +190,9 @@ class StaticLatentKVCache(LatentKVCache):
             return super().update_rows(layer, new)
         if self.lengths[layer] >= self.max_len:  # Python-side count: a replayed graph checks before it replays
             raise ValueError(f"latent cache full: {self.lengths[layer] + 1} tokens > max_len {self.max_len}")
-        if self.int8:
-            q, s = quantize_rows(new)
-            self.data[layer].index_copy_(1, self.index, q)
-            self.scales[layer].index_copy_(1, self.index, s)
-        else:
-            self.data[layer].index_copy_(1, self.index, new.to(self.dtype))
+        self._write(layer, self.index, new)
         self._hidden = self._slots > self.index  # [max_len]: every row after this token's
-        if not self.int8:
-            return self.data[layer], None
-        return self._cast(self.data[layer]), self.scales[layer]
+        return self._rows(layer, self.max_len)
 
     def hidden_rows(self) -> torch.Tensor:
         return self._hidden

@@ -116,12 +116,13 @@ def generate(
 
     t0 = time.perf_counter()
     logits = prefill(model, ids, cache, positions)[0]  # [V]
-    decode_step = decode_one
     if cuda_graph:
         from model.graph_decode import GraphDecoder
 
-        graph = GraphDecoder(model, cache)
-        decode_step = lambda _model, token, _cache, pos: graph.step(token, pos)  # noqa: E731 - same call shape
+        decode_step = GraphDecoder(model, cache).step
+    else:
+        def decode_step(token: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+            return decode_one(model, token, cache, pos)
     t1 = time.perf_counter()
     tokens: list[int] = []
     text, shown, stopped_by = "", 0, "max_new_tokens"
@@ -152,7 +153,7 @@ def generate(
             on_token(tok, piece)
         if stopped_by == "stop_string" or step == max_new_tokens - 1:
             break
-        logits = decode_step(model, torch.tensor([[tok]], device=device), cache, _position(next_pos, mrope, device))[0]
+        logits = decode_step(torch.tensor([[tok]], device=device), _position(next_pos, mrope, device))[0]
         next_pos += 1
     if tokenizer is not None and stopped_by != "stop_string":
         text = tokenizer.decode(tokens, skip_special_tokens=False)

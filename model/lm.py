@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from itertools import accumulate
 from pathlib import Path
 
 import torch
@@ -72,7 +73,7 @@ class LayersRope:
             attn = self.attn
             inv = torch.cat([c.pair_inv_freq() for c in attn])  # [sum P]
             sections = None if attn[0].mrope_section is None else torch.cat([c.pair_sections() for c in attn])
-            starts = [0, *torch.tensor([w // 2 for w in self.widths]).cumsum(0).tolist()]
+            starts = [0, *accumulate(w // 2 for w in self.widths)]  # each layer's first pair
             # rotate-half layout: each layer's dims are its pairs twice over, [a_0..a_P-1, a_0..a_P-1]
             layout = torch.cat([torch.arange(a, b).repeat(2) for a, b in zip(starts, starts[1:])])  # [sum d_rope]
             scale = torch.cat([torch.full((c.d_rope,), c.rope_attention_scaling) for c in attn])

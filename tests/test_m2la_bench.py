@@ -45,8 +45,8 @@ def test_bench_refuses_what_it_cannot_do_in_one_line(args, message):
         pytest.skip("CUDA present")
     out = _bench(*args)
     assert out.returncode == 1 and out.stdout == ""
-    assert out.stderr.strip().splitlines() == [f"bench: {out.stderr.strip().removeprefix('bench: ')}"]
-    assert message in out.stderr
+    (line,) = out.stderr.strip().splitlines()  # one line, naming the tool
+    assert line.startswith("bench: ") and message in line
 
 
 def test_smollm2_shapes_match_its_gguf():
