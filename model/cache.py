@@ -12,7 +12,7 @@ class LatentKVCache:
     With `max_len` the storage is preallocated once ([B, max_len, r + d_rope] per layer) and filled in
     place, so decode steps never reallocate; without it the tensors grow by concatenation. With
     `int8` the rows are stored as int8 plus one fp16 scale each (model.latent_quant) and handed back
-    in `dtype`.
+    in `dtype`, or as stored to a CPU decode step (`update_rows(cast=False)`).
     """
 
     def __init__(
@@ -61,28 +61,31 @@ class LatentKVCache:
 
         A view of the storage when preallocated (bf16/fp32 values); int8 rows come back dequantised.
         """
-        rows, scales = self._append(layer, new)
+        self._append(layer, new)
+        rows, scales = self._rows(layer, self.lengths[layer])
         return rows if scales is None else rows * scales.to(self.dtype)
 
-    def update_rows(self, layer: int, new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Append new [B, T, width]; return all stored rows [B, S, width] in `dtype` and their scales [B, S, 1].
+    def update_rows(self, layer: int, new: torch.Tensor,
+                    cast: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Append new [B, T, width]; return all stored rows [B, S, width] and their scales [B, S, 1].
 
         Without int8 the rows are the stored values and the scales None. With int8 they are the int8
-        values cast into one scratch buffer shared by the layers (valid until the next call), still
-        to be multiplied by their scales: a decode step folds the S scales into its scores and
-        probabilities instead of dequantising S x width values, and reusing the buffer spares a fresh
-        S x width allocation per layer and step (30 layers' attention at 8K tokens, r=120/d=64, one thread:
-        35 against 50-64 ms a step).
+        values, still to be multiplied by their scales: a decode step folds the S scales into its
+        scores and probabilities instead of dequantising S x width values. `cast` hands them over in
+        `dtype`, copied into one scratch buffer shared by the layers (valid until the next call):
+        reusing it spares a fresh S x width allocation per layer and step (30 layers' attention at 8K
+        tokens, r=120/d=64, one thread: 35 against 50-64 ms a step); `cast=False` hands over the
+        int8 storage itself (a CPU decode step scores it with integer products, model.latent_quant).
         """
-        return self._append(layer, new)
+        self._append(layer, new)
+        return self._rows(layer, self.lengths[layer], cast)
 
-    def _append(self, layer: int, new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _append(self, layer: int, new: torch.Tensor) -> None:
         start, t = self.lengths[layer], new.shape[1]
         if self.max_len is not None and start + t > self.max_len:
             raise ValueError(f"latent cache full: {start + t} tokens > max_len {self.max_len}")
         self._write(layer, start, new)
         self.lengths[layer] = start + t
-        return self._rows(layer, start + t)
 
     def _write(self, layer: int, start: int | torch.Tensor, new: torch.Tensor) -> None:
         """Store new [B, T, width] from `start` on (int8 rows and their scales, or values in `dtype`)."""
@@ -93,18 +96,20 @@ class LatentKVCache:
         else:
             self._put(self.data, layer, start, new.to(self.dtype))
 
-    def _rows(self, layer: int, end: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The first `end` stored rows in `dtype` (int8 ones cast into the scratch buffer) and their scales."""
+    def _rows(self, layer: int, end: int, cast: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The first `end` stored rows (int8 ones cast into the scratch buffer unless not `cast`) and their scales."""
         if not self.int8:
             return self.data[layer][:, :end], None
-        return self._cast(self.data[layer][:, :end]), self.scales[layer][:, :end]
+        rows = self.data[layer][:, :end]
+        return self.cast_rows(rows) if cast else rows, self.scales[layer][:, :end]
 
     def hidden_rows(self) -> torch.Tensor | None:
         """Which rows the last one-token update_rows returned are not tokens ([S] bool, True: hide); None: none."""
         return None
 
-    def _cast(self, rows: torch.Tensor) -> torch.Tensor:
-        """int8 rows [B, S, W] copied into the shared float scratch buffer (grown as needed)."""
+    def cast_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """int8 rows [B, S, W] (W up to the widest row) copied into the shared `dtype` scratch buffer (grown
+        as needed): valid until the next cast."""
         b, n, w = rows.shape
         if self._scratch.shape[1] < n or self._scratch.shape[2] < w:
             cap = self.max_len or max(n, 2 * self._scratch.shape[1])
@@ -177,22 +182,22 @@ class StaticLatentKVCache(LatentKVCache):
         self._slots = torch.arange(max_len, device=self.device)
         self._hidden = self._slots > self.index
 
-    def _append(self, layer: int, new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        out = super()._append(layer, new)
+    def _append(self, layer: int, new: torch.Tensor) -> None:
+        super()._append(layer, new)
         self.index.fill_(self.lengths[layer])
-        return out
 
-    def update_rows(self, layer: int, new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def update_rows(self, layer: int, new: torch.Tensor,
+                    cast: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         """A decode step's update: one token's row [B, 1, width] written at `index`; all max_len rows back
         (with their scales), `hidden_rows()` masking those after it. Call `advance()` once every layer has
         its row. Longer updates take the ordinary path."""
         if new.shape[1] != 1:
-            return super().update_rows(layer, new)
+            return super().update_rows(layer, new, cast)
         if self.lengths[layer] >= self.max_len:  # Python-side count: a replayed graph checks before it replays
             raise ValueError(f"latent cache full: {self.lengths[layer] + 1} tokens > max_len {self.max_len}")
         self._write(layer, self.index, new)
         self._hidden = self._slots > self.index  # [max_len]: every row after this token's
-        return self._rows(layer, self.max_len)
+        return self._rows(layer, self.max_len, cast)
 
     def hidden_rows(self) -> torch.Tensor:
         return self._hidden

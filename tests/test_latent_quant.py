@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from model.cache import LatentKVCache
-from model.latent_quant import dequantize_rows, quantize_rows, round_trip
+from model.latent_quant import LO_STEPS, dequantize_rows, int8_scores, quantize_rows, round_trip
 from model.m2la import M2LAAttention, M2LAConfig
 from tests.fixtures.tiny_lm import tiny_m2la
 
@@ -51,6 +51,9 @@ def test_int8_cache_hands_back_the_rounded_rows_and_counts_its_bytes(max_len: in
     assert cache.nbytes == 4 * (24 + 2) + 7 * (24 + 2)
     rows, scales = cache.update_rows(0, x[:, 4:])
     assert torch.equal(rows * scales.float(), round_trip(x))
+    stored, same_scales = cache.update_rows(1, x[:, :0], cast=False)  # the int8 storage itself, not a copy
+    assert stored.dtype == torch.int8 and stored.data_ptr() == cache.data[1].data_ptr()
+    assert torch.equal(stored.float() * same_scales.float(), round_trip(x))
     cache.crop(3)
     assert cache.seq_len(0) == 3 and torch.equal(cache.update(0, x[:, 3:4]), round_trip(x[:, :4]))
 
@@ -80,3 +83,38 @@ def test_int8_attention_naive_and_absorbed_agree() -> None:
     pos = torch.arange(9)[None]
     naive, absorbed = layer(x, pos, mode="naive"), layer(x, pos, mode="absorbed")
     assert (naive - absorbed).abs().max() < 1e-5 * max(1.0, naive.abs().max().item())
+
+
+def test_int8_scores_are_the_float_products_within_the_two_part_split_bound() -> None:
+    """Each query row is split into two int8 parts: every score is off by at most
+    max|q| / (127 * 2 * LO_STEPS) times the row's sum of |values| (one part alone would be 254x coarser)."""
+    g = torch.Generator().manual_seed(3)
+    q = torch.randn(2, 5, 40, generator=g) * torch.logspace(-2, 2, 5)[None, :, None]  # heads of very unlike size
+    rows = torch.randint(-127, 128, (2, 33, 40), generator=g, dtype=torch.int8)
+    got = int8_scores(q, rows)
+    exact = torch.einsum("bhw,bsw->bhs", q.double(), rows.double())
+    assert got.shape == (2, 5, 33) and got.dtype == torch.float32
+    bound = q.abs().amax(-1, keepdim=True).double() / (127 * 2 * LO_STEPS) * rows.abs().sum(-1)[:, None].double()
+    err = (got.double() - exact).abs()
+    assert (err <= bound * 1.001 + 1e-6 * exact.abs()).all()
+    assert err.max() > 0  # rounded, not exact: the bound is what the test holds it to
+
+
+def test_cpu_decode_over_an_int8_cache_scores_the_stored_rows_with_integer_products(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import model.m2la as m2la
+
+    calls = []
+
+    def counting(q: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        calls.append(rows.dtype)
+        return int8_scores(q, rows)
+
+    monkeypatch.setattr(m2la, "int8_scores", counting)
+    model = tiny_m2la(int8=True)
+    cache = LatentKVCache.for_model(model)
+    with torch.no_grad():
+        model(torch.randint(0, 50, (1, 5)), cache=cache)
+        assert not calls  # prefill expands the latent (naive path)
+        model(torch.tensor([[7]]), cache=cache, mode="absorbed")
+    assert calls == [torch.int8] * model.config.layers
