@@ -16,7 +16,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from model.latent_quant import int8_scores, round_trip
+from model.latent_quant import int8_scores, int8_values, round_trip
 from model.layers import RMSNorm
 
 if TYPE_CHECKING:
@@ -188,19 +188,18 @@ class M2LAAttention(nn.Module):
         q_pe = apply_rope(q_pe, cos[:, None], sin[:, None])
         # an int8 cache rounds the rows as it stores them, and attention reads them back from it
         lat = self.latent(x, cos, sin, rounded=cache is None or not cache.int8)  # [B, T, r+dr]
-        one_step, scales, hidden, values = mode == "absorbed" and t == 1, None, None, None
+        one_step, scales, hidden = mode == "absorbed" and t == 1, None, None
         if cache is not None:  # everything seen so far: [B, S, r+dr]
             if one_step:  # a decode step reads the rows as stored (int8: their scales are folded in)
-                int_keys = cache.int8 and x.device.type == "cpu"  # integer products score int8 rows there
-                lat, scales = cache.update_rows(layer_idx, lat, cast=not int_keys)
+                # on a CPU integer products read int8 rows in place (model.latent_quant); CUDA casts them
+                lat, scales = cache.update_rows(layer_idx, lat, cast=x.device.type != "cpu")
                 hidden = cache.hidden_rows()
-                values = cache.cast_rows(lat[..., :cfg.kv_rank]) if int_keys else None
             else:
                 lat = cache.update(layer_idx, lat)
         if mode == "naive":
             out = self._naive(q_nope, q_pe, lat)
         elif mode == "absorbed":
-            out = (self._absorbed_one(q_nope, q_pe, lat, scales, hidden, values) if one_step
+            out = (self._absorbed_one(q_nope, q_pe, lat, scales, hidden) if one_step
                    else self._absorbed(q_nope, q_pe, lat))
         else:
             raise ValueError(f"unknown attention mode {mode!r} (naive|absorbed)")
@@ -248,33 +247,33 @@ class M2LAAttention(nn.Module):
         return w_uk, w_uv
 
     def _absorbed_one(self, q_nope: torch.Tensor, q_pe: torch.Tensor, rows: torch.Tensor,
-                      scales: torch.Tensor | None = None, hidden: torch.Tensor | None = None,
-                      values: torch.Tensor | None = None) -> torch.Tensor:
+                      scales: torch.Tensor | None = None, hidden: torch.Tensor | None = None) -> torch.Tensor:
         """Single-token decode over the latent rows [B, S, r+dr] with plain matmuls. Returns [B, H, 1, d_v].
 
         SDPA on CPU takes its slow generic fallback for one query row and a strided value slice; here
         all H heads share one matmul against the cache as it is stored: the `[c | k_pe]` rows serve as
-        keys, and their first r columns (a strided view BLAS reads in place) as values. With the
-        int8 cache's scales [B, S, 1] each row's scale multiplies its score and its probability
-        instead of the S x (r+dr) values. int8 `rows` (a CPU cache's, as stored) are scored with
-        integer products (latent_quant.int8_scores) and `values` [B, S, r] are their first r columns
-        in float. `hidden` [S] (a static cache's) marks rows that are not tokens yet.
+        keys, and their first r columns (a strided view read in place) as values. With the int8
+        cache's scales [B, S, 1] each row's scale multiplies its score and its probability instead of
+        the S x (r+dr) values. int8 `rows` (a CPU cache's, as stored) are read with integer products
+        (latent_quant.int8_scores and int8_values). `hidden` [S] (a static cache's) marks rows that
+        are not tokens yet.
         """
         r, (w_uk, w_uv), dtype = self.cfg.kv_rank, self._absorb_weights(), q_nope.dtype
         q_lat = torch.matmul(q_nope, w_uk)  # [B, H, 1, dn] @ [H, dn, r] -> [B, H, 1, r]
         # the scale goes on the H query rows rather than on the H x S scores
         q_all = torch.cat((q_lat, q_pe), dim=-1).squeeze(2) * self.cfg.scale  # [B, H, r+dr]
-        if rows.dtype == torch.int8:
-            scores = int8_scores(q_all, rows)  # [B, H, S] fp32
-        else:
-            scores, values = torch.matmul(q_all, rows.transpose(1, 2)), rows[..., :r]  # [B, H, S]
-        row_scale = None if scales is None else scales.to(dtype).transpose(1, 2)  # [B, 1, S]
+        int_rows = rows.dtype == torch.int8
+        scores = int8_scores(q_all, rows) if int_rows else torch.matmul(q_all, rows.transpose(1, 2))  # [B, H, S]
+        row_scale = None if scales is None else scales.to(scores.dtype).transpose(1, 2)  # [B, 1, S]
         if row_scale is not None:
             scores = scores * row_scale
         if hidden is not None:
             scores = scores.masked_fill(hidden, float("-inf"))
-        probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(dtype)  # fp32 softmax
+        probs = torch.softmax(scores, dim=-1, dtype=torch.float32)  # fp32 softmax
         if row_scale is not None:
             probs = probs * row_scale
-        o_lat = torch.matmul(probs, values)  # [B, H, r]
+        if int_rows:
+            o_lat = int8_values(probs, rows[..., :r]).to(dtype)  # [B, H, r]
+        else:
+            o_lat = torch.matmul(probs.to(dtype), rows[..., :r])  # [B, H, r]
         return torch.matmul(o_lat.unsqueeze(2), w_uv.transpose(1, 2))  # [B, H, 1, r] @ [H, r, dv] -> [B, H, 1, dv]

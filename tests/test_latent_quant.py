@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from model.cache import LatentKVCache
-from model.latent_quant import LO_STEPS, dequantize_rows, int8_scores, quantize_rows, round_trip
+from model.latent_quant import (LO_STEPS, combine_parts, dequantize_rows, int8_scores, int8_values, quantize_rows,
+                                round_trip, split_int8)
 from model.m2la import M2LAAttention, M2LAConfig
 from tests.fixtures.tiny_lm import tiny_m2la
 
@@ -100,21 +101,65 @@ def test_int8_scores_are_the_float_products_within_the_two_part_split_bound() ->
     assert err.max() > 0  # rounded, not exact: the bound is what the test holds it to
 
 
-def test_cpu_decode_over_an_int8_cache_scores_the_stored_rows_with_integer_products(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("parts", [1, 2, 3])
+def test_split_int8_parts_sum_back_to_the_rows_within_half_their_last_step(parts: int) -> None:
+    g = torch.Generator().manual_seed(parts)
+    x = torch.randn(2, 4, 50, generator=g) * torch.logspace(-3, 3, 4)[None, :, None]  # rows of very unlike size
+    got, step = split_int8(x, parts)
+    assert got.dtype == torch.int8 and got.shape == (2, 4 * parts, 50) and step.shape == (2, 4, 1)
+    back = sum(got[:, k * 4:(k + 1) * 4].double() * step.double() / LO_STEPS ** k for k in range(parts))
+    err = (back - x.double()).abs()
+    ulps = 4 * 2.0 ** -24 * 127 * step.double()  # fp32 peels the parts off: the third one reaches its rounding
+    assert (err <= step.double() / (2 * LO_STEPS ** (parts - 1)) * 1.001 + ulps).all()
+    assert (err.amax(-1) > step.double().squeeze(-1) / (8 * LO_STEPS ** (parts - 1))).all()  # rounded, not exact
+    # the integer products of the parts, combined, are the float products of what the parts hold
+    ones = torch.ones(2, 50, 3, dtype=torch.int8)
+    sums = torch.stack([torch._int_mm(a, b) for a, b in zip(got, ones)])
+    assert torch.allclose(combine_parts(sums, step).double(), back.sum(-1, keepdim=True).expand(-1, -1, 3),
+                          rtol=1e-6)
+
+
+def test_int8_values_are_the_float_sums_within_the_three_part_bound() -> None:
+    """Softmax weights over many rows, one of them a sink with most of the mass: every output is off by at
+    most max(p) / (2 * 127 * LO_STEPS**2) times the sum of its column's |values|; two parts would not be."""
+    g = torch.Generator().manual_seed(5)
+    scores = torch.randn(2, 3, 700, generator=g)
+    scores[:, :, 0] += 8.0
+    probs = torch.softmax(scores, -1)
+    store = torch.randint(-127, 128, (2, 700, 20), generator=g, dtype=torch.int8)
+    values = store[..., :12]  # the value columns of the cached rows, read in place
+    got = int8_values(probs, values)
+    exact = torch.einsum("bhs,bsr->bhr", probs.double(), values.double())
+    assert got.shape == (2, 3, 12) and got.dtype == torch.float32
+    col = values.abs().double().sum(1)[:, None]  # [B, 1, R]
+    bound = probs.amax(-1, keepdim=True).double() / (2 * 127 * LO_STEPS ** 2) * col
+    assert ((got.double() - exact).abs() <= bound * 1.001 + 1e-6 * exact.abs()).all()
+    two, step = split_int8(probs, 2)
+    two_parts = combine_parts(torch.stack([torch._int_mm(a, v) for a, v in zip(two, values)]), step)
+    assert ((two_parts.double() - exact).abs() > bound * 1.001 + 1e-6 * exact.abs()).any()
+
+
+def test_cpu_decode_reads_the_stored_int8_rows_with_integer_products(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scores and the value sum both take the cache's int8 storage itself (no float copy of the rows)."""
     import model.m2la as m2la
 
     calls = []
 
-    def counting(q: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        calls.append(rows.dtype)
+    def counting_scores(q: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        calls.append(("scores", rows.dtype, rows.data_ptr()))
         return int8_scores(q, rows)
 
-    monkeypatch.setattr(m2la, "int8_scores", counting)
+    def counting_values(probs: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        calls.append(("values", values.dtype, values.data_ptr()))
+        return int8_values(probs, values)
+
+    monkeypatch.setattr(m2la, "int8_scores", counting_scores)
+    monkeypatch.setattr(m2la, "int8_values", counting_values)
     model = tiny_m2la(int8=True)
     cache = LatentKVCache.for_model(model)
     with torch.no_grad():
         model(torch.randint(0, 50, (1, 5)), cache=cache)
         assert not calls  # prefill expands the latent (naive path)
         model(torch.tensor([[7]]), cache=cache, mode="absorbed")
-    assert calls == [torch.int8] * model.config.layers
+    stored = [d.data_ptr() for d in cache.data]
+    assert calls == [(kind, torch.int8, ptr) for ptr in stored for kind in ("scores", "values")]
