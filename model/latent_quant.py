@@ -12,6 +12,8 @@ first casting S x W values to float.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 SCALE_DTYPE = torch.float16  # one scale per cached row: 2 bytes
@@ -50,13 +52,15 @@ def split_int8(x: torch.Tensor, parts: int) -> tuple[torch.Tensor, torch.Tensor]
     each row's step [B, M, 1] (fp32): x ~= sum_k part_k * step / LO_STEPS**k, off by at most
     step / (2 * LO_STEPS**(parts - 1)) a value, with step = max|row| / 127 (three parts reach fp32's own
     rounding of the row: a few ulps of its largest value)."""
-    m = x.shape[1]
-    step = x.float().abs().amax(-1, keepdim=True).clamp_min(1e-30) / 127  # [B, M, 1]
-    rest = x.float() * step.reciprocal()  # a fresh tensor: the parts are peeled off it in place
+    m, xf = x.shape[1], x.float()
+    step = torch.linalg.vector_norm(xf, float("inf"), dim=-1, keepdim=True).clamp_min_(1e-30).div_(127)  # [B, M, 1]
+    rest = xf / step  # a fresh tensor: the parts are peeled off it in place
     out = torch.empty(x.shape[0], parts * m, x.shape[2], dtype=torch.int8, device=x.device)
     for k in range(parts):
+        # no clamp: |rest| <= 127 (to an ulp) for the first part, and each remainder is within half a unit
+        # exactly (a float minus its rounding is exact), so 254 of them are within 127
         part = torch.round(rest)
-        out[:, k * m:(k + 1) * m] = part.clamp_(-127, 127) if k == parts - 1 else part
+        out[:, k * m:(k + 1) * m] = part
         if k < parts - 1:
             rest.sub_(part).mul_(LO_STEPS)
     return out, step
@@ -72,6 +76,14 @@ def combine_parts(sums: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _batched(mm: Any, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """mm (2-D only, like torch._int_mm) over the batch of a [B, M, K] and b [B, K, N]: [B, M, N]. One
+    batch row (a decode step's) is returned as a view, without the copy torch.stack would make."""
+    if a.shape[0] == 1:
+        return mm(a[0], b[0])[None]
+    return torch.stack([mm(x, y) for x, y in zip(a, b)])
+
+
 def int8_scores(q: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """Dot products of query rows q [B, H, W] (float) with int8 rows [B, S, W]: [B, H, S] in fp32.
 
@@ -85,7 +97,7 @@ def int8_scores(q: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     speed with it, against 1.34x for the two-part scores with float values in the same pair of runs).
     """
     parts, step = split_int8(q, 2)
-    return combine_parts(torch.stack([torch._int_mm(p, r.t()) for p, r in zip(parts, rows)]), step)
+    return combine_parts(_batched(torch._int_mm, parts, rows.transpose(1, 2)), step)
 
 
 def int8_values(probs: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -99,4 +111,4 @@ def int8_values(probs: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     split alone: 4.7e-5).
     """
     parts, step = split_int8(probs, 3)
-    return combine_parts(torch.stack([torch._int_mm(p, v) for p, v in zip(parts, values)]), step)
+    return combine_parts(_batched(torch._int_mm, parts, values), step)

@@ -107,6 +107,7 @@ def test_split_int8_parts_sum_back_to_the_rows_within_half_their_last_step(parts
     x = torch.randn(2, 4, 50, generator=g) * torch.logspace(-3, 3, 4)[None, :, None]  # rows of very unlike size
     got, step = split_int8(x, parts)
     assert got.dtype == torch.int8 and got.shape == (2, 4 * parts, 50) and step.shape == (2, 4, 1)
+    assert int(got.int().abs().max()) == 127  # the full range, never -128 (the split has no clamp)
     back = sum(got[:, k * 4:(k + 1) * 4].double() * step.double() / LO_STEPS ** k for k in range(parts))
     err = (back - x.double()).abs()
     ulps = 4 * 2.0 ** -24 * 127 * step.double()  # fp32 peels the parts off: the third one reaches its rounding
