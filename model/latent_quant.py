@@ -53,7 +53,9 @@ def split_int8(x: torch.Tensor, parts: int) -> tuple[torch.Tensor, torch.Tensor]
     step / (2 * LO_STEPS**(parts - 1)) a value, with step = max|row| / 127 (three parts reach fp32's own
     rounding of the row: a few ulps of its largest value)."""
     m, xf = x.shape[1], x.float()
-    step = torch.linalg.vector_norm(xf, float("inf"), dim=-1, keepdim=True).clamp_min_(1e-30).div_(127)  # [B, M, 1]
+    # abs().amax(): torch.linalg.vector_norm(ord=inf) computes the same in one reduction but took 195
+    # against 12.6 us for 9 x 8K probabilities on this CPU (one thread)
+    step = xf.abs().amax(-1, keepdim=True).clamp_min_(1e-30).div_(127)  # [B, M, 1]
     rest = xf / step  # a fresh tensor: the parts are peeled off it in place
     out = torch.empty(x.shape[0], parts * m, x.shape[2], dtype=torch.int8, device=x.device)
     for k in range(parts):
