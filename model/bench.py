@@ -208,7 +208,6 @@ def decode_models(config: BenchConfig) -> tuple[Any, Any, str]:
     The M2LA weights come from the weight-SVD conversion (no calibration pass): a decode step's time
     depends on the shapes, not on the weights' values, so this spares minutes of calibration.
     """
-    from model.convert import convert_model
     from model.load import load_gguf_source, quantize_nf4, smollm2_gguf
 
     if config.random_weights:
@@ -220,9 +219,7 @@ def decode_models(config: BenchConfig) -> tuple[Any, Any, str]:
     else:
         source, _ = load_gguf_source(smollm2_gguf())
         what = "SmolLM2-135M-Instruct (GGUF Q4_1, dequantised)"
-    r, d, _ = config.default
-    with torch.no_grad():
-        m2la = convert_model(source, r, d, method="weight_svd", options=setting_options(config.default))
+    m2la = weight_svd_default(source, config)
     dtype = torch.bfloat16 if config.device == "cuda" else torch.float32
     source, m2la = (m.to(config.device, dtype).eval() for m in (source, m2la))
     if config.quantize == "nf4":
@@ -230,6 +227,16 @@ def decode_models(config: BenchConfig) -> tuple[Any, Any, str]:
             quantize_nf4(m, compute_dtype=dtype)
     weights = "nf4" if config.quantize else str(dtype).removeprefix("torch.")
     return source, m2la, f"{what}, {weights} weights"
+
+
+def weight_svd_default(source: Any, config: BenchConfig) -> Any:
+    """`source` converted at the default setting by weight SVD (no calibration pass): the M2LA model the
+    decode measurement times."""
+    from model.convert import convert_model
+
+    r, d, _ = config.default
+    with torch.no_grad():
+        return convert_model(source, r, d, method="weight_svd", options=setting_options(config.default))
 
 
 def run_decode_only(config: BenchConfig) -> dict:

@@ -101,13 +101,13 @@ class LatentKVCache:
         if not self.int8:
             return self.data[layer][:, :end], None
         rows = self.data[layer][:, :end]
-        return self.cast_rows(rows) if cast else rows, self.scales[layer][:, :end]
+        return self._cast_rows(rows) if cast else rows, self.scales[layer][:, :end]
 
     def hidden_rows(self) -> torch.Tensor | None:
         """Which rows the last one-token update_rows returned are not tokens ([S] bool, True: hide); None: none."""
         return None
 
-    def cast_rows(self, rows: torch.Tensor) -> torch.Tensor:
+    def _cast_rows(self, rows: torch.Tensor) -> torch.Tensor:
         """int8 rows [B, S, W] (W up to the widest row) copied into the shared `dtype` scratch buffer (grown
         as needed): valid until the next cast."""
         b, n, w = rows.shape

@@ -12,8 +12,6 @@ first casting S x W values to float.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 SCALE_DTYPE = torch.float16  # one scale per cached row: 2 bytes
@@ -78,12 +76,12 @@ def combine_parts(sums: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _batched(mm: Any, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """mm (2-D only, like torch._int_mm) over the batch of a [B, M, K] and b [B, K, N]: [B, M, N]. One
-    batch row (a decode step's) is returned as a view, without the copy torch.stack would make."""
+def _int_mm_batched(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """torch._int_mm (2-D only) over the batch of a [B, M, K] and b [B, K, N]: [B, M, N]. One batch row
+    (a decode step's) is returned as a view, without the copy torch.stack would make."""
     if a.shape[0] == 1:
-        return mm(a[0], b[0])[None]
-    return torch.stack([mm(x, y) for x, y in zip(a, b)])
+        return torch._int_mm(a[0], b[0])[None]
+    return torch.stack([torch._int_mm(x, y) for x, y in zip(a, b)])
 
 
 def int8_scores(q: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -99,7 +97,7 @@ def int8_scores(q: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     speed with it, against 1.34x for the two-part scores with float values in the same pair of runs).
     """
     parts, step = split_int8(q, 2)
-    return combine_parts(_batched(torch._int_mm, parts, rows.transpose(1, 2)), step)
+    return combine_parts(_int_mm_batched(parts, rows.transpose(1, 2)), step)
 
 
 def int8_values(probs: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -113,4 +111,4 @@ def int8_values(probs: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     split alone: 4.7e-5).
     """
     parts, step = split_int8(probs, 3)
-    return combine_parts(_batched(torch._int_mm, parts, values), step)
+    return combine_parts(_int_mm_batched(parts, values), step)

@@ -173,15 +173,15 @@ def test_cpu_int8_decode_of_real_smollm2_weights_stays_near_its_full_forward() -
     full forward's logits to 0.5% of the largest and KL 1e-4 a token (measured: 0.11%, 2.2e-6; one-part
     query scores measured 1.6% and 7.6e-4, so this holds the split to its second part)."""
     from model.assets import AssetError
-    from model.bench import BenchConfig, decode_models
+    from model.bench import BenchConfig, weight_svd_default
     from model.corpus import token_windows
     from model.load import load_gguf_source, smollm2_gguf
 
     try:
-        _, tok = load_gguf_source(smollm2_gguf())
+        source, tok = load_gguf_source(smollm2_gguf())
     except AssetError as e:
         pytest.skip(str(e))
-    _, model, _ = decode_models(BenchConfig(only="decode"))
+    model = weight_svd_default(source, BenchConfig(only="decode")).eval()
     ids, n = token_windows(tok, "heldout", 512, 1)[0:1], 8
     cache = LatentKVCache.for_model(model)
     assert cache.int8
