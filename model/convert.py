@@ -55,6 +55,10 @@ class ConvertOptions:
     #                                   layers by their calibration spectra (allocate_ranks), so the cache is as big
     latent_int8: bool = False  # the cache stores int8 latent rows with one fp16 scale each (model.latent_quant):
     #                            about half the bytes of bf16 values, so twice the rank at the same cache size
+    shared_query: bool = True  # q_proj keeps the source's query (H x D rows); q_nope and q_pe are read out of it
+    #                            (M2LAConfig.q_head_dim), each q_pe value times its learned factor U_f[g(h), j].
+    #                            False: q_proj holds q_nope and q_pe as separate rows, H x (d_nope + d_rope),
+    #                            which a heal may then move apart (SmolLM2 at r=120/d_rope=64: 1,152 rows, not 576)
 
 
 @dataclass(frozen=True)
@@ -309,6 +313,8 @@ def convert_layer(attn: nn.Module, parts: SourceParts, kv_rank: int | None, rope
     v_resid = torch.zeros(n_g * d, dtype=f64) if mean is None else ((m - b @ a) @ mean)[n_g * d_nope:]
     b_k, b_v = b[: n_g * d_nope].view(n_g, d_nope, rank), b[n_g * d_nope:].view(n_g, d, rank)
     grp = torch.arange(n_h) // rep
+    if opts.shared_query:  # q_nope is the source's query itself: the factor it carried goes to the keys
+        b_k = b_k * s2
     kv_b = torch.cat((b_k[grp], b_v[grp]), dim=1).reshape(n_h * (d_nope + d), rank)
 
     qkv_bias = attn.q_proj.bias is not None or attn.k_proj.bias is not None
@@ -318,7 +324,11 @@ def convert_layer(attn: nn.Module, parts: SourceParts, kv_rank: int | None, rope
     o_bias = b_o + w_o @ v_bias
     use_o_bias = attn.o_proj.bias is not None or bool(v_bias.abs().max() > 0)
 
-    q_all = torch.cat((q_nope, q_pe.reshape(n_h, 2 * n_pairs, hid + 1)), dim=1).reshape(-1, hid + 1)
+    if opts.shared_query:  # rows (h, c, f): each head's source query in rotate-half layout
+        q_all = wq.reshape(n_h * d, hid + 1)
+        mix = torch.tensor([[float(u[f, h // rep, j]) for f, j in pairs] for h in range(n_h)], dtype=f64)
+    else:
+        q_all = torch.cat((q_nope, q_pe.reshape(n_h, 2 * n_pairs, hid + 1)), dim=1).reshape(-1, hid + 1)
     kv_a = torch.cat((torch.cat((a, torch.zeros(rank, 1, dtype=f64)), dim=1), k_pe))  # [r + dr, hid+1]
     inv = parts.inv_freq.double()
     mcfg = M2LAConfig(
@@ -331,6 +341,8 @@ def convert_layer(attn: nn.Module, parts: SourceParts, kv_rank: int | None, rope
         mrope_section=parts.mrope_section,
         rope_freq_index=tuple(f for f, _ in pairs),
         latent_int8=opts.latent_int8,
+        q_head_dim=d if opts.shared_query else None,
+        q_nope_freq_index=tuple(nope_f) if opts.shared_query else None,
     )
     state = {"q_proj.weight": q_all[:, :hid], "kv_a_proj.weight": kv_a[:, :hid],
              "kv_b_proj.weight": kv_b, "o_proj.weight": w_o}
@@ -338,6 +350,8 @@ def convert_layer(attn: nn.Module, parts: SourceParts, kv_rank: int | None, rope
         state["q_proj.bias"], state["kv_a_proj.bias"] = q_all[:, hid], kv_a[:, hid]
     if use_o_bias:
         state["o_proj.bias"] = o_bias
+    if opts.shared_query:
+        state["q_pe_scale"] = mix.repeat(1, 2)  # [H, d_rope]: both values of a pair
     return mcfg, state, shares
 
 

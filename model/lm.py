@@ -44,7 +44,7 @@ class LMConfig:
     def from_dict(cls, d: dict) -> "LMConfig":
         def _attn(a: dict) -> M2LAConfig:
             a = dict(a)
-            for key in ("rope_inv_freq", "mrope_section", "rope_freq_index"):
+            for key in ("rope_inv_freq", "mrope_section", "rope_freq_index", "q_nope_freq_index"):
                 if a.get(key) is not None:
                     a[key] = tuple(a[key])
             return M2LAConfig(**a)

@@ -65,10 +65,11 @@ LITE = LiteDefaults()
 
 # Bump whenever model.convert (or what convert_lite feeds it) changes the weights it writes: every
 # converted cache made before is then rebuilt instead of being silently reused.
-CONVERTER_VERSION = 7  # 3: the layer-wise fit after conversion; 4: RoPE pairs judged over LITE.rope_context;
+CONVERTER_VERSION = 8  # 3: the layer-wise fit after conversion; 4: RoPE pairs judged over LITE.rope_context;
 #                       5: latent ranks spread over the layers (LITE.rank_allocation);
 #                       6: calibration windows spread over every calibration document;
 #                       7: r=120/d=64 with an int8 latent cache
+#                       8: q_proj keeps the source query once (ConvertOptions.shared_query)
 FINGERPRINT_FILE = "converter.json"  # inside a converted folder: version, options and their hash
 # a converted folder's name (converted_dir): model, setting, fingerprint; temp folders add ".xxx" and do not match
 _CONVERTED_NAME = re.compile(r"(?P<model>.+)-r\d+-d\d+-[0-9a-f]{12}")

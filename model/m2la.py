@@ -62,6 +62,14 @@ class M2LAConfig:
     # the cache keeps each token's latent row as int8 with one fp16 scale (model.latent_quant): 1 byte a value
     # plus 2 a row; every path (prefill, decode, training) then sees the same rounded latent
     latent_int8: bool = False
+    # q_proj emits each head's query as the SOURCE model had it (this many values, rotate-half layout), and
+    # q_nope and q_pe are read out of it (a conversion's layout: both are parts of the source query). None:
+    # q_proj emits [q_nope | q_pe] per head (DeepSeek's layout). SmolLM2 at r=120/d_rope=64: 576 query rows
+    # a layer instead of 1,152, the weights a decode step reads for every token
+    q_head_dim: int | None = None
+    # with q_head_dim: the source frequency of each q_nope pair (d_nope/2 entries); q_pe's pairs are
+    # rope_freq_index's, each value times a learned per-head factor (q_pe_scale, [heads, d_rope])
+    q_nope_freq_index: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.d_rope % 2:
@@ -71,6 +79,23 @@ class M2LAConfig:
             val = getattr(self, name)
             if val is not None and len(val) != pairs:
                 raise ValueError(f"{name} needs {pairs} entries (d_rope/2), got {len(val)}")
+        if self.q_head_dim is not None:
+            nope = self.q_nope_freq_index
+            if self.q_rank is not None or self.rope_freq_index is None or nope is None or len(nope) * 2 != self.d_nope:
+                raise ValueError("q_head_dim needs q_rank None, rope_freq_index and d_nope/2 q_nope_freq_index entries")
+            if max((*nope, *self.rope_freq_index), default=0) >= self.q_head_dim // 2:
+                raise ValueError(f"a frequency index is outside the source query's {self.q_head_dim // 2} pairs")
+
+    def source_query_index(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """With q_head_dim: where q_nope [d_nope] and q_pe [d_rope] sit in the source query [q_head_dim]
+        (rotate-half: pair f is dims f and f + q_head_dim/2)."""
+        half = self.q_head_dim // 2
+
+        def dims(freqs: tuple[int, ...]) -> torch.Tensor:
+            f = torch.tensor(freqs, dtype=torch.long)
+            return torch.cat((f, f + half))
+
+        return dims(self.q_nope_freq_index), dims(self.rope_freq_index)
 
     @property
     def scale(self) -> float:
@@ -138,7 +163,10 @@ class M2LAAttention(nn.Module):
         super().__init__()
         self.cfg = cfg
         qk = cfg.d_nope + cfg.d_rope
-        if cfg.q_rank is None:
+        if cfg.q_head_dim is not None:
+            self.q_proj = nn.Linear(cfg.hidden, cfg.heads * cfg.q_head_dim, bias=cfg.qkv_bias)
+            self.q_pe_scale = nn.Parameter(torch.ones(cfg.heads, cfg.d_rope))
+        elif cfg.q_rank is None:
             self.q_proj = nn.Linear(cfg.hidden, cfg.heads * qk, bias=cfg.qkv_bias)
         else:
             self.q_a_proj = nn.Linear(cfg.hidden, cfg.q_rank, bias=cfg.qkv_bias)
@@ -148,8 +176,10 @@ class M2LAAttention(nn.Module):
         self.kv_norm = RMSNorm(cfg.kv_rank, cfg.rms_eps) if cfg.latent_norm else nn.Identity()
         self.kv_b_proj = nn.Linear(cfg.kv_rank, cfg.heads * (cfg.d_nope + cfg.d_v), bias=False)
         self.o_proj = nn.Linear(cfg.heads * cfg.d_v, cfg.hidden, bias=cfg.o_bias)
-        # RoPE tables per device, built on first use (not buffers: a meta-device load must not lose them)
+        # RoPE tables and query indices per device, built on first use (not buffers: a meta-device load
+        # must not lose them)
         self._rope_tables: dict[torch.device, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        self._q_index: dict[torch.device, tuple[torch.Tensor | None, torch.Tensor]] = {}
 
     def _tables(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
         if device not in self._rope_tables:
@@ -157,10 +187,26 @@ class M2LAAttention(nn.Module):
             self._rope_tables[device] = (self.cfg.pair_inv_freq().to(device), None if sec is None else sec.to(device))
         return self._rope_tables[device]
 
-    def _query(self, x: torch.Tensor) -> torch.Tensor:
-        if self.cfg.q_rank is None:
-            return self.q_proj(x)
-        return self.q_b_proj(self.q_a_norm(self.q_a_proj(x)))
+    def _query(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q_nope [B, H, T, d_nope] and q_pe [B, H, T, d_rope] (not rotated yet) of x [B, T, hidden]."""
+        cfg, (b, t, _) = self.cfg, x.shape
+        if cfg.q_head_dim is not None:
+            q = self.q_proj(x).view(b, t, cfg.heads, cfg.q_head_dim).transpose(1, 2)  # [B, H, T, D]
+            nope, pe = self._source_query_index(x.device)
+            q_nope = q if nope is None else q.index_select(-1, nope)
+            return q_nope, q.index_select(-1, pe) * self.q_pe_scale[:, None]
+        q = self.q_proj(x) if cfg.q_rank is None else self.q_b_proj(self.q_a_norm(self.q_a_proj(x)))
+        q = q.view(b, t, cfg.heads, cfg.d_nope + cfg.d_rope).transpose(1, 2)  # [B, H, T, dn+dr]
+        q_nope, q_pe = q.split([cfg.d_nope, cfg.d_rope], dim=-1)
+        return q_nope, q_pe
+
+    def _source_query_index(self, device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """q_nope's and q_pe's dims in the source query (q_nope's None when it is the whole query, in order)."""
+        if device not in self._q_index:
+            nope, pe = self.cfg.source_query_index()
+            whole = torch.equal(nope, torch.arange(self.cfg.q_head_dim))
+            self._q_index[device] = (None if whole else nope.to(device), pe.to(device))
+        return self._q_index[device]
 
     def latent(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, rounded: bool = True) -> torch.Tensor:
         """What the cache stores for x [B, T, hidden]: [c_kv | rotated k_pe] [B, T, r + d_rope].
@@ -183,8 +229,7 @@ class M2LAAttention(nn.Module):
     ) -> torch.Tensor:  # [B, T, hidden]
         cfg, (b, t, _) = self.cfg, x.shape
         cos, sin = rope if rope is not None else rope_cos_sin(cfg, positions, x.dtype, self._tables(positions.device))
-        q = self._query(x).view(b, t, cfg.heads, cfg.d_nope + cfg.d_rope).transpose(1, 2)  # [B, H, T, dn+dr]
-        q_nope, q_pe = q.split([cfg.d_nope, cfg.d_rope], dim=-1)
+        q_nope, q_pe = self._query(x)  # [B, H, T, dn], [B, H, T, dr]
         q_pe = apply_rope(q_pe, cos[:, None], sin[:, None])
         # an int8 cache rounds the rows as it stores them, and attention reads them back from it
         lat = self.latent(x, cos, sin, rounded=cache is None or not cache.int8)  # [B, T, r+dr]

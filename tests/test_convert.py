@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from model.cache import LatentKVCache
-from model.convert import attention_input_moments, convert_model, main
+from model.convert import ConvertOptions, attention_input_moments, convert_model, main
 from model.lm import M2LAForCausalLM
+from model.m2la import M2LAConfig
 from tests.fixtures.tiny_lm import VOCAB, mrope_positions, tiny_llama, tiny_qwen2, tiny_qwen2_vl
 
 TOL = 1e-4
@@ -66,6 +67,33 @@ def test_lossy_conversion_runs_and_paths_agree() -> None:
     cache = LatentKVCache.for_model(m)
     assert cache.bytes_per_token() == 2 * (24 + 8) * 4  # vs the source's 2 layers x 2 x 2 heads x 16 x 4
     assert all(a.d_rope == 8 and a.d_nope > 0 and len(a.rope_inv_freq) == 4 for a in m.config.attn)
+
+
+YARN = {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0, "original_max_position_embeddings": 128}
+
+
+@pytest.mark.parametrize("rope", [None, YARN], ids=["rope", "yarn"])
+def test_shared_query_is_the_same_function_with_half_the_query_rows(rope: dict | None) -> None:
+    """q_proj holding each head's source query once (q_nope and q_pe read out of it, q_pe times its RoRoPE
+    factor) computes what separate q_nope/q_pe rows compute, from H x D query rows instead of
+    H x (d_nope + d_rope). YaRN's cos/sin factor, which q_nope carried, moves to the keys."""
+    src = tiny_llama(rope_parameters=rope)
+    moments = attention_input_moments(src, _zipf_ids(8, 32, 1))
+    ids = _ids()
+    with torch.no_grad():
+        shared = convert_model(src, kv_rank=24, rope_dim=16, moments=moments)
+        apart = convert_model(src, kv_rank=24, rope_dim=16, moments=moments,
+                              options=ConvertOptions(shared_query=False))
+        for mode in ("naive", "absorbed"):
+            ref = apart(ids, mode=mode)
+            assert (shared(ids, mode=mode) - ref).abs().max() <= 1e-5 * ref.abs().max()
+    a, q = shared.config.attn[0], shared.layers[0].self_attn
+    assert a.q_head_dim == 16 and a.d_nope > 0 and apart.config.attn[0].q_head_dim is None
+    assert q.q_proj.weight.shape == (4 * 16, 64)
+    assert apart.layers[0].self_attn.q_proj.weight.shape == (4 * (a.d_nope + a.d_rope), 64)
+    assert not torch.allclose(q.q_pe_scale, torch.ones_like(q.q_pe_scale))  # the RoRoPE mix is in the factors
+    with pytest.raises(ValueError, match="q_head_dim"):
+        M2LAConfig(hidden=64, heads=4, d_nope=8, d_rope=8, d_v=16, kv_rank=8, q_head_dim=16)
 
 
 def test_mrope_selection_keeps_every_section() -> None:

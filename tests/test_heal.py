@@ -106,6 +106,7 @@ def test_heal_attention_target_moves_only_attention(topk: int):
 def test_heal_all_target_moves_every_kind_of_weight_at_its_own_rate():
     moved = _moved_by_heal("all", 1.0, 16)
     assert {k.split(".")[-2] for k in moved} >= {"q_proj", "kv_b_proj", "gate_proj", "down_proj", "embed_tokens"}
+    assert any(k.endswith(".q_pe_scale") for k in moved)  # the shared query's per-head factors learn too
     # a zero factor on the other weights leaves them where conversion put them, attention still moves
     frozen_rest = _moved_by_heal("all", 0.0, 16)
     assert frozen_rest and all(".self_attn." in k for k in frozen_rest)

@@ -47,7 +47,7 @@ def test_int8_cache_hands_back_the_rounded_rows_and_counts_its_bytes(max_len: in
         got = cache.update(layer, x[:, :4])
     got = cache.update(1, x[:, 4:])
     assert torch.equal(got, round_trip(x))
-    assert cache.data[1].dtype == torch.int8
+    assert cache.data[1].dtype == torch.int8 and cache.data[1].shape[:2] == (1, 24)  # on a CPU, a token a column
     assert cache.bytes_per_token() == 2 * 24 + 2 * 2  # one byte a value, one fp16 scale a layer
     assert cache.nbytes == 4 * (24 + 2) + 7 * (24 + 2)
     rows, scales = cache.update_rows(0, x[:, 4:])
