@@ -292,13 +292,12 @@ def convert_layer(attn: nn.Module, parts: SourceParts, kv_rank: int | None, rope
     wk_rot = torch.einsum("fgj,gcfi->jcfi", u, wk)  # [G(j), c, f, hid+1] rotated components k'_j[f]
     # shared rotated key: pair p -> rows p (c=0) and P + p (c=1)
     k_pe = torch.stack([wk_rot[j, :, f] for f, j in pairs], dim=1).reshape(2 * n_pairs, hid + 1)
-    # per-head q_pe: U_f[g(h), j] q_h[f]
-    q_pe = torch.stack([torch.stack([u[f, h // rep, j] * wq[h, :, f] for f, j in pairs], dim=1)
-                        for h in range(n_h)])  # [H, c, P, hid+1]
+    # per-head q_pe: U_f[g(h), j] q_h[f]; mix [H, P] holds the factors U_f[g(h), j]
+    pair_f, pair_j = torch.tensor([f for f, _ in pairs]), torch.tensor([j for _, j in pairs])
+    mix = u[pair_f[None], (torch.arange(n_h) // rep)[:, None], pair_j[None]]  # [H, P]
     nope_f = [f for f in range(half) if not bool(kept[f].all())]
     d_nope = 2 * len(nope_f)
     s2 = parts.attention_scaling ** 2  # the source's rotated dot products carried this factor
-    q_nope = (wq[:, :, nope_f] * s2).reshape(n_h, d_nope, hid + 1)
     dropped = (~kept).to(f64)  # [D/2, G(j)]
     # k_nope_g[f] = sum_{j dropped} U_f[g,j] k'_j[f]  (bias column dropped later: softmax-invariant)
     k_nope = torch.einsum("fgj,fj,jcfi->gcfi", u, dropped, wk_rot)[:, :, nope_f].reshape(n_g * d_nope, hid + 1)
@@ -326,8 +325,9 @@ def convert_layer(attn: nn.Module, parts: SourceParts, kv_rank: int | None, rope
 
     if opts.shared_query:  # rows (h, c, f): each head's source query in rotate-half layout
         q_all = wq.reshape(n_h * d, hid + 1)
-        mix = torch.tensor([[float(u[f, h // rep, j]) for f, j in pairs] for h in range(n_h)], dtype=f64)
-    else:
+    else:  # rows per head: q_nope (the factor s2 included), then q_pe with its factors baked in
+        q_nope = (wq[:, :, nope_f] * s2).reshape(n_h, d_nope, hid + 1)
+        q_pe = wq[:, :, pair_f] * mix[:, None, :, None]  # [H, c, P, hid+1]
         q_all = torch.cat((q_nope, q_pe.reshape(n_h, 2 * n_pairs, hid + 1)), dim=1).reshape(-1, hid + 1)
     kv_a = torch.cat((torch.cat((a, torch.zeros(rank, 1, dtype=f64)), dim=1), k_pe))  # [r + dr, hid+1]
     inv = parts.inv_freq.double()
