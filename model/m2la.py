@@ -311,7 +311,7 @@ class M2LAAttention(nn.Module):
         scores = int8_scores(q_all, rows) if int_rows else torch.matmul(q_all, rows.transpose(1, 2))  # [B, H, S]
         row_scale = None if scales is None else scales.to(scores.dtype).transpose(1, 2)  # [B, 1, S]
         if row_scale is not None:
-            scores = scores * row_scale
+            scores.mul_(row_scale)  # a fresh tensor: scaled where it lies
         if hidden is not None:
             scores = scores.masked_fill(hidden, float("-inf"))
         probs = torch.softmax(scores, dim=-1, dtype=torch.float32)  # fp32 softmax

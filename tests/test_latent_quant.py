@@ -59,6 +59,20 @@ def test_int8_cache_hands_back_the_rounded_rows_and_counts_its_bytes(max_len: in
     assert cache.seq_len(0) == 3 and torch.equal(cache.update(0, x[:, 3:4]), round_trip(x[:, :4]))
 
 
+@pytest.mark.parametrize("max_len", [12, 64, 8192, 8211])
+def test_int8_column_store_pads_its_token_slots_to_an_odd_multiple_of_64(max_len: int) -> None:
+    """The integer GEMMs read the store a row of S tokens at a time: rows 64-byte aligned, at a stride that
+    is never a multiple of 128 (nor of 4,096); the padding is allocated, never handed back."""
+    cache = LatentKVCache(layers=1, width=24, max_len=max_len, int8=True)
+    stride = cache.data[0].stride(1)
+    assert max_len <= stride < max_len + 128 and stride % 64 == 0 and stride % 128 != 0
+    x = _rows()[:1]
+    rows, _ = cache.update_rows(0, x, cast=False)
+    assert rows.shape == (1, 7, 24) and rows.stride(1) == 1 and rows.stride(2) == stride
+    assert torch.equal(cache.update(0, x[:, :0]), round_trip(x))
+    assert cache.capacity_nbytes == stride * (24 + 2) and cache.nbytes == 7 * (24 + 2)
+
+
 @pytest.mark.parametrize("max_len", [None, 16])
 def test_int8_model_decodes_over_its_cache_as_its_full_forward_computes(max_len: int | None) -> None:
     """Prefill (naive) then one-token steps (absorbed, scales folded in) equal one full forward, which
@@ -120,6 +134,19 @@ def test_split_int8_parts_sum_back_to_the_rows_within_half_their_last_step(parts
                           rtol=1e-6)
 
 
+def test_two_part_sums_combine_in_int32_only_where_no_sum_can_overflow() -> None:
+    """Score parts combine exactly in int32 (then one multiply to fp32) for short rows; a depth whose sums
+    could pass 2**31 / LO_STEPS takes the float combination."""
+    step = torch.tensor([[[0.5], [0.25]]])  # [1, M=2, 1]
+    g = torch.Generator().manual_seed(7)
+    sums = torch.randint(-127 * 127 * 184, 127 * 127 * 184, (1, 4, 9), generator=g, dtype=torch.int32)
+    assert torch.allclose(combine_parts(sums, step, depth=184), combine_parts(sums, step), rtol=1e-6)
+    big = 127 * 127 * 600  # the largest sum over 600 values: times LO_STEPS it would wrap around in int32
+    sums = torch.full((1, 4, 1), big, dtype=torch.int32)
+    exact = (big + big / LO_STEPS) * step
+    assert torch.allclose(combine_parts(sums, step, depth=600).double(), exact.double(), rtol=1e-6)
+
+
 def test_int8_values_are_the_float_sums_within_the_three_part_bound() -> None:
     """Softmax weights over many rows, one of them a sink with most of the mass: every output is off by at
     most max(p) / (2 * 127 * LO_STEPS**2) times the sum of its column's |values|; two parts would not be."""
@@ -135,6 +162,7 @@ def test_int8_values_are_the_float_sums_within_the_three_part_bound() -> None:
     col = values.abs().double().sum(1)[:, None]  # [B, 1, R]
     bound = probs.amax(-1, keepdim=True).double() / (2 * 127 * LO_STEPS ** 2) * col
     assert ((got.double() - exact).abs() <= bound * 1.001 + 1e-6 * exact.abs()).all()
+    assert all(torch.equal(a, b) for a, b in zip(split_int8(probs, 3, nonneg=True), split_int8(probs, 3)))
     two, step = split_int8(probs, 2)
     two_parts = combine_parts(torch.stack([torch._int_mm(a, v) for a, v in zip(two, values)]), step)
     assert ((two_parts.double() - exact).abs() > bound * 1.001 + 1e-6 * exact.abs()).any()
