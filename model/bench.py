@@ -253,12 +253,21 @@ def run_decode_only(config: BenchConfig) -> dict:
     return {
         "model": what, "device": _device_name(config.device), "threads": torch.get_num_threads(),
         "platform": platform.platform(), "torch": torch.__version__,
-        "source_attention": source.config._attn_implementation,
+        "source_attention": source.config._attn_implementation, "m2la_attention": m2la_attention(config.device),
         "config": asdict(config),
         "decode": decode,
         "summary": {"decode_speedup_8k": next((x["speedup"] for x in decode if x["context"] == 8192), None)},
         "seconds": time.perf_counter() - t_start,
     }
+
+
+def m2la_attention(device: str) -> str:
+    """What ran our decode step's attention over the int8 latent cache."""
+    from model import attend_kernel
+
+    if device == "cpu" and attend_kernel.available():
+        return "fused CPU kernel (model/attend_kernel.cpp)"
+    return "torch ops" + (" (integer products, model/latent_quant.py)" if device == "cpu" else "")
 
 
 def _device_name(device: str) -> str:
@@ -330,6 +339,7 @@ def run(config: BenchConfig) -> dict:
     return {
         "model": "SmolLM2-135M-Instruct (GGUF Q4_1, dequantised to fp32)",
         "device": "cpu", "threads": torch.get_num_threads(), "platform": platform.platform(),
+        "m2la_attention": m2la_attention("cpu"),
         "config": asdict(config),
         "convert_options": asdict(setting_options(config.default)),
         "corpus": {"heldout_tokens": int(held.numel()), "calib_tokens": int(calib.numel())},

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from model import attend_kernel
 from model.latent_quant import int8_scores, int8_values, round_trip
 from model.layers import RMSNorm
 
@@ -299,7 +300,8 @@ class M2LAAttention(nn.Module):
         all H heads share one matmul against the cache as it is stored: the `[c | k_pe]` rows serve as
         keys, and their first r columns (a strided view read in place) as values. With the int8
         cache's scales [B, S, 1] each row's scale multiplies its score and its probability instead of
-        the S x (r+dr) values. int8 `rows` (a CPU cache's, as stored) are read with integer products
+        the S x (r+dr) values. int8 `rows` (a CPU cache's column store, as stored) go to the fused
+        kernel (model.attend_kernel) where this machine can build it, else to integer products
         (latent_quant.int8_scores and int8_values). `hidden` [S] (a static cache's) marks rows that
         are not tokens yet.
         """
@@ -307,6 +309,16 @@ class M2LAAttention(nn.Module):
         q_lat = torch.matmul(q_nope, w_uk)  # [B, H, 1, dn] @ [H, dn, r] -> [B, H, 1, r]
         # the scale goes on the H query rows rather than on the H x S scores
         q_all = torch.cat((q_lat, q_pe), dim=-1).squeeze(2) * self.cfg.scale  # [B, H, r+dr]
+        if hidden is None and attend_kernel.applies(rows, scales):  # a CPU int8 column store: one fused kernel
+            o_lat = attend_kernel.latent_attend(q_all, rows, scales, r).to(dtype)  # [B, H, r]
+        else:
+            o_lat = self._attend_rows(q_all, rows, scales, hidden)
+        return torch.matmul(o_lat.unsqueeze(2), w_uv.transpose(1, 2))  # [B, H, 1, r] @ [H, r, dv] -> [B, H, 1, dv]
+
+    def _attend_rows(self, q_all: torch.Tensor, rows: torch.Tensor, scales: torch.Tensor | None,
+                     hidden: torch.Tensor | None) -> torch.Tensor:
+        """_absorbed_one's attention with torch ops: q_all [B, H, r+dr] over rows [B, S, r+dr]; [B, H, r]."""
+        r, dtype = self.cfg.kv_rank, q_all.dtype
         int_rows = rows.dtype == torch.int8
         scores = int8_scores(q_all, rows) if int_rows else torch.matmul(q_all, rows.transpose(1, 2))  # [B, H, S]
         row_scale = None if scales is None else scales.to(scores.dtype).transpose(1, 2)  # [B, 1, S]
@@ -321,4 +333,4 @@ class M2LAAttention(nn.Module):
             o_lat = int8_values(probs, rows[..., :r]).to(dtype)  # [B, H, r]
         else:
             o_lat = torch.matmul(probs.to(dtype), rows[..., :r])  # [B, H, r]
-        return torch.matmul(o_lat.unsqueeze(2), w_uv.transpose(1, 2))  # [B, H, 1, r] @ [H, r, dv] -> [B, H, 1, dv]
+        return o_lat

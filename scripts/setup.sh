@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(ffmpeg tesseract-ocr tesseract-ocr-eng espeak-ng chromium sox)
+debs=(ffmpeg tesseract-ocr tesseract-ocr-eng espeak-ng chromium sox g++)  # g++: model/attend_kernel.cpp
 missing=()
 for d in "${debs[@]}"; do dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d"); done
 if ((${#missing[@]})); then

@@ -169,8 +169,12 @@ def test_int8_values_are_the_float_sums_within_the_three_part_bound() -> None:
 
 
 def test_cpu_decode_reads_the_stored_int8_rows_with_integer_products(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Scores and the value sum both take the cache's int8 storage itself (no float copy of the rows)."""
+    """Without the fused kernel (model.attend_kernel, tested on its own) scores and the value sum both take
+    the cache's int8 storage itself (no float copy of the rows)."""
     import model.m2la as m2la
+    from model import attend_kernel
+
+    monkeypatch.setattr(attend_kernel, "applies", lambda *a: False)
 
     calls = []
 
