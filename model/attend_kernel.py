@@ -6,8 +6,8 @@ splits around them). The kernel does the same arithmetic in one pass per phase, 
 column store as it lies: 30 layers x 8K tokens x (r=120 + d_rope=64), one thread, 14.6 against 27.5 ms.
 
 It is compiled with the machine's own g++ (`-march=native`: it needs AVX-512 VNNI) into the kernel
-cache (`$CITECLIP_HOME/kernels`, else the user cache dir), named by a hash of its source, the compiler
-and the CPU's flags, so a copied data dir never runs code built for another CPU. It links the OpenMP
+cache (`$CITECLIP_KERNELS`, else `~/.cache/citeclip/kernels`), named by a hash of its source, the
+compiler and the CPU's flags, so a copied cache never runs code built for another CPU. It links the OpenMP
 runtime torch has already loaded (same soname), so its threads are torch's: `torch.set_num_threads`
 applies. Where g++ is missing, the build fails or the CPU lacks VNNI, `available()` is False and the
 torch ops run instead (one line on stderr says why); `CITECLIP_ATTEND_KERNEL=0` turns it off.
@@ -34,10 +34,11 @@ ENV_SWITCH = "CITECLIP_ATTEND_KERNEL"  # "0": never use the kernel
 
 
 def kernel_dir() -> Path:
-    """$CITECLIP_HOME/kernels, else the platform's user cache dir + /kernels."""
-    home = os.environ.get("CITECLIP_HOME")
-    if home:
-        return Path(home).expanduser().resolve() / "kernels"
+    """$CITECLIP_KERNELS, else the platform's user cache dir + /kernels (a per-machine build, not user data:
+    it stays out of the data dir)."""
+    override = os.environ.get("CITECLIP_KERNELS")
+    if override:
+        return Path(override).expanduser()
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("citeclip")) / "kernels"

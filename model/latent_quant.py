@@ -8,7 +8,9 @@ CPU (5 ms against 0.1 ms for an 8K-token layer), which a decode step pays on eve
 
 On a CPU a decode step reads the int8 rows as stored, with integer products: its query against the
 whole rows (`int8_scores`), its probabilities against their value columns (`int8_values`), instead of
-first casting S x W values to float.
+first casting S x W values to float. Where model.attend_kernel builds, that fused kernel does the same
+in one call per layer (the same two-part query; the probabilities in three uint8 parts), and these
+torch ops are its fallback.
 """
 from __future__ import annotations
 

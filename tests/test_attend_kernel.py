@@ -111,7 +111,7 @@ def test_cpu_int8_decode_runs_the_kernel_over_the_stored_rows(monkeypatch: pytes
 
 
 def _fresh(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
-    monkeypatch.setenv("CITECLIP_HOME", str(home))
+    monkeypatch.setenv("CITECLIP_KERNELS", str(home / "kernels"))
     attend_kernel._library.cache_clear()
 
 

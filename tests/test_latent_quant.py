@@ -201,9 +201,10 @@ def test_cpu_decode_reads_the_stored_int8_rows_with_integer_products(monkeypatch
 @pytest.mark.slow
 def test_cpu_int8_decode_of_real_smollm2_weights_stays_near_its_full_forward() -> None:
     """SmolLM2-135M's weights (the bench's weight-SVD conversion at the lite setting, r=120/d_rope=64 int8):
-    decoding the last 8 of 512 held-out tokens over the int8 cache, with integer products, gives the
-    full forward's logits to 0.5% of the largest and KL 1e-4 a token (measured: 0.11%, 2.2e-6; one-part
-    query scores measured 1.6% and 7.6e-4, so this holds the split to its second part)."""
+    decoding the last 8 of 512 held-out tokens over the int8 cache, with integer products (the fused kernel
+    where it builds), gives the full forward's logits to 0.5% of the largest and KL 1e-4 a token (measured:
+    kernel 0.083%, 2.0e-6; torch ops 0.091%, 1.8e-6; one-part query scores measured 1.6% and 7.6e-4, so
+    this holds the split to its second part)."""
     from model.assets import AssetError
     from model.bench import BenchConfig, weight_svd_default
     from model.corpus import token_windows
