@@ -42,8 +42,6 @@ constexpr int CHUNK = 2048;      // tokens per value pass: a tile's 9 probabilit
 
 inline __mmask64 tail_mask(int n) { return n >= 64 ? ~0ULL : (1ULL << n) - 1; }
 
-inline float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
-
 // exp(x) for x <= 0 (a softmax's shifted scores): 2^n e^f with |f| <= ln2/2, degree-6 Taylor term
 // (relative error < 2e-7); x is clamped at -87, so the result is never a denormal
 inline __m512 exp_nonpos(__m512 x) {
@@ -149,9 +147,9 @@ void score_block(int H, int W, int W4, int S, long ld, const int8_t *cols, const
 }
 
 // row x [S] of scaled scores -> probabilities times each token's scale, as P_PARTS uint8 parts
-// pp [P_PARTS, S4] (S4 = S rounded up to 64, zero-padded) with pstep: p ~= sum_k part_k pstep / 256^k
-void softmax_parts(int S, int S4, const float *x, const float *scale, uint8_t *pp, long pstride, float *pstep,
-                   float *p) {
+// pp [P_PARTS, S4] (S4 = S rounded up to 64, zero-padded) with pstep: p ~= sum_k part_k pstep / 256^k.
+// x is overwritten with the unnormalised probabilities on the way.
+void softmax_parts(int S, int S4, float *x, const float *scale, uint8_t *pp, long pstride, float *pstep) {
     __m512 mv = _mm512_set1_ps(x[0]);
     for (int s = 0; s < S; s += 16)  // lanes past S keep the running max
         mv = _mm512_max_ps(mv, _mm512_mask_loadu_ps(mv, (__mmask16)tail_mask(S - s), x + s));
@@ -161,18 +159,18 @@ void softmax_parts(int S, int S4, const float *x, const float *scale, uint8_t *p
         const __mmask16 k = (__mmask16)tail_mask(S - s);
         const __m512 e = _mm512_maskz_mov_ps(k, exp_nonpos(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + s), m)));
         sum = _mm512_add_ps(sum, e);
-        _mm512_mask_storeu_ps(p + s, k, _mm512_mul_ps(e, _mm512_maskz_loadu_ps(k, scale + s)));
+        _mm512_mask_storeu_ps(x + s, k, _mm512_mul_ps(e, _mm512_maskz_loadu_ps(k, scale + s)));
     }
-    const float inv = 1.f / hsum(sum);
+    const float inv = 1.f / _mm512_reduce_add_ps(sum);
     __m512 pm = _mm512_setzero_ps();
-    for (int s = 0; s < S; s += 16) pm = _mm512_max_ps(pm, _mm512_maskz_loadu_ps(tail_mask(S - s), p + s));
+    for (int s = 0; s < S; s += 16) pm = _mm512_max_ps(pm, _mm512_maskz_loadu_ps(tail_mask(S - s), x + s));
     const float top = _mm512_reduce_max_ps(pm);
     const float unit = (top > 1e-30f ? top : 1e-30f) / 255;  // of the unnormalised p
     *pstep = unit * inv;
     const __m512 to_units = _mm512_set1_ps(1 / unit);
     for (int s = 0; s < S4; s += 16) {  // floor parts: each remainder is in [0, 1) units, so 256ths fit uint8
         const __mmask16 k = (__mmask16)tail_mask(S - s);
-        __m512 r = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, p + s), to_units);
+        __m512 r = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + s), to_units);
         for (int part = 0; part < P_PARTS; part++) {
             __m512 f = _mm512_min_ps(_mm512_roundscale_ps(r, _MM_FROUND_TO_NEG_INF), _mm512_set1_ps(255.f));
             _mm_storeu_si128((__m128i *)(pp + part * pstride + s), _mm512_cvtusepi32_epi8(_mm512_cvtps_epu32(f)));
@@ -253,14 +251,13 @@ struct Scratch {
     float *step;      // [H] query part steps
     int32_t *corr;    // [H * Q_PARTS] uint8-offset corrections
     float *scale;     // [S] token scales as fp32
-    float *scores;    // [H, S]
-    float *p;         // [H, S] unnormalised probabilities times scale
+    float *scores;    // [H, S], then the unnormalised probabilities times scale
     uint8_t *pp;      // [H * P_PARTS, S4] probability parts
     float *pstep;     // [H] probability part steps
 
     bool fit(int H, int W4, int S, int S4) {
         const size_t sizes[] = {(size_t)H * Q_PARTS * W4, H * 4UL, H * Q_PARTS * 4UL, S * 4UL, (size_t)H * S * 4,
-                                (size_t)H * S * 4, (size_t)H * P_PARTS * S4, H * 4UL};
+                                (size_t)H * P_PARTS * S4, H * 4UL};
         size_t total = 0;
         for (size_t n : sizes) total += (n + 63) / 64 * 64;
         if (bytes.size() < total + 64) {
@@ -272,8 +269,8 @@ struct Scratch {
         }
         char *at = (char *)(((uintptr_t)bytes.data() + 63) / 64 * 64);
         void **parts[] = {(void **)&qp, (void **)&step, (void **)&corr, (void **)&scale, (void **)&scores,
-                          (void **)&p, (void **)&pp, (void **)&pstep};
-        for (int i = 0; i < 8; i++) *parts[i] = at, at += (sizes[i] + 63) / 64 * 64;
+                          (void **)&pp, (void **)&pstep};
+        for (int i = 0; i < 7; i++) *parts[i] = at, at += (sizes[i] + 63) / 64 * 64;
         return true;
     }
 };
@@ -292,7 +289,7 @@ int cc_latent_attend(int B, int H, int W, int R, int S, long ld, long bstride, c
     if (!m.fit(H, W4, S, S4)) return -1;
     // plain pointers: inside a parallel region `m` would name each worker thread's own (empty) Scratch
     int8_t *qp = m.qp;
-    float *step = m.step, *scale = m.scale, *scores = m.scores, *p = m.p, *pstep = m.pstep;
+    float *step = m.step, *scale = m.scale, *scores = m.scores, *pstep = m.pstep;
     int32_t *corr = m.corr;
     uint8_t *pp = m.pp;
     for (int b = 0; b < B; b++) {
@@ -313,8 +310,7 @@ int cc_latent_attend(int B, int H, int W, int R, int S, long ld, long bstride, c
         }
         #pragma omp parallel for schedule(static)
         for (int h = 0; h < H; h++)
-            softmax_parts(S, S4, scores + (long)h * S, scale, pp + (long)h * P_PARTS * S4, S4, pstep + h,
-                          p + (long)h * S);
+            softmax_parts(S, S4, scores + (long)h * S, scale, pp + (long)h * P_PARTS * S4, S4, pstep + h);
         values_all(H, R, S, ld, cb, pp, S4, pstep, out + (long)b * H * R);
     }
     return 0;

@@ -1,7 +1,6 @@
 """The fused CPU decode-attention kernel (model/attend_kernel.cpp): its arithmetic, its use, its build."""
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
@@ -167,4 +166,3 @@ def test_the_switch_turns_the_kernel_off(tmp_path: Path, monkeypatch: pytest.Mon
     assert not attend_kernel.applies(rows, scales)
     with pytest.raises(ValueError, match="not available"):
         attend_kernel.latent_attend(torch.randn(1, 2, 16), rows, scales, 8)
-    assert os.environ[attend_kernel.ENV_SWITCH] == "0"
