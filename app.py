@@ -11,6 +11,10 @@ import ipaddress
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agent.policy import Policy
 
 PROFILES = ("auto", "lite", "full")
 
@@ -109,13 +113,13 @@ def main(argv: list[str] | None = None) -> int:
 
     profile = args.profile
 
-    def policy_factory():  # runs on the first question, not at start-up
+    def policy_factory() -> Policy:  # runs on the first question, not at start-up
         from agent.policy import make_policy
         return make_policy(profile, library=library)  # "auto" picks full on CUDA with weights
 
     demo, handlers = build_app(library, policy_factory, UIConfig(max_upload_mb=args.max_upload_mb))
     # Indexing interrupted by a restart continues (stages already done are kept).
-    for v in library.store.videos():
+    for v in library.videos():
         if v.status == "indexing" and Path(v.path).is_file():
             handlers.jobs.submit(Path(v.path), title=Path(v.path).name)
     print(f"CiteClip: data in {data.root}; http://{args.host}:{args.port} (profile {profile})", file=sys.stderr)

@@ -13,7 +13,7 @@ import sys
 
 from agent import prompts
 from agent.context import Event
-from agent.errors import is_user_error
+from assets.errors import is_user_error
 
 
 def describe(e: Event) -> str:
@@ -69,11 +69,13 @@ def _ask(a: argparse.Namespace) -> int:
 
 
 def _export(a: argparse.Namespace) -> int:
-    from agent.export import ExportConfig, export
+    from agent.export import ExportConfig, export, export_to
     from memory.library import Library
 
+    config = ExportConfig(accurate_cuts=not a.fast)
     with Library(a.data_dir, image_encoder=None) as lib:
-        path = export(lib, a.session_id, a.format, a.out, ExportConfig(accurate_cuts=not a.fast))
+        path = (export_to(lib, a.session_id, a.format, a.out, config) if a.out
+                else export(lib, a.session_id, a.format, None, config))
     print(path)
     return 0
 
@@ -105,7 +107,7 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="export a session's citations")
     e.add_argument("session_id", type=int)
     e.add_argument("--format", required=True, choices=FORMATS)
-    e.add_argument("--out", default=None, help="a path inside the exports folder (default: session-N.EXT)")
+    e.add_argument("--out", default=None, help="where to write it (a file, or a folder for session-N.EXT); default: the data dir's exports folder")
     e.add_argument("--fast", action="store_true", help="clips: cut at keyframes without re-encoding")
     e.add_argument("--data-dir", default=None)
     s = sub.add_parser("sessions", help="list saved sessions")

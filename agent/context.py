@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from agent import prompts
 
@@ -57,6 +58,8 @@ class Event:
         """The shortest form, used when even the summaries are over budget."""
         return f"[step {self.n}] {self.kind}"
 
+
+E = TypeVar("E", bound=Event)
 
 @dataclass
 class TaskEvent(Event):
@@ -208,12 +211,12 @@ class ContextConfig:
 class Context:
     """The list of events of one session and the prompt rendered from it."""
 
-    def __init__(self, config: ContextConfig | None = None, count_tokens: Any = None) -> None:
+    def __init__(self, config: ContextConfig | None = None, count_tokens: Callable[[str], int] | None = None) -> None:
         self.config = config or ContextConfig()
         self.events: list[Event] = []
         self.count_tokens = count_tokens or approx_tokens  # str -> int; a real tokenizer where there is one
 
-    def add(self, event: Event) -> Event:
+    def add(self, event: E) -> E:
         """Append an event, numbering it; returns it."""
         event.n = len(self.events)
         self.events.append(event)

@@ -1,29 +1,41 @@
 """Exports of a session's citations: JSON, CSV, SRT, WebVTT, CMX3600 EDL, YouTube chapters, cut clips.
 
-Every file is written inside the data dir's exports folder (an `out` elsewhere is refused). Spans are
+Every file is written inside the data dir's exports folder (an `out` elsewhere is refused; the command
+line's --out gets a copy through `export_to`), and no export names a folder of the server. Spans are
 clamped to the video. ffmpeg is called with an argument list, never through a shell.
 """
 from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from agent import prompts
 from agent.session import load_session, session_json
+from assets.errors import UserError
+from memory.store import Video
+
+if TYPE_CHECKING:
+    from memory.library import Library
 
 FORMATS = ("json", "csv", "srt", "vtt", "edl", "chapters", "clips")
 _EXT = {"json": "json", "csv": "csv", "srt": "srt", "vtt": "vtt", "edl": "edl", "chapters": "txt", "clips": "zip"}
 _SMPTE_RATES = (24, 25, 30, 48, 50, 60)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PATH_KEYS = ("thumb", "path", "file")  # keys of saved steps whose values are file paths
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])")  # where one sentence ends and the next begins
+Session = dict[str, Any]               # as `load_session` gives it
+Cites = list[dict[str, Any]]           # its citations, clamped to the video and in time order
 
 
-class ExportError(ValueError):
+class ExportError(UserError, ValueError):
     """An export that cannot be made (bad format, path outside the exports folder): one line."""
 
 
@@ -35,7 +47,7 @@ class ExportConfig:
     accurate_cuts: bool = True         # clips: re-encode for frame-accurate cuts (else stream copy at keyframes)
 
 
-def _safe_out(library: Any, out: Path | str | None, default_name: str) -> Path:
+def _safe_out(library: Library, out: Path | str | None, default_name: str) -> Path:
     root = Path(library.data.exports_dir).resolve()
     root.mkdir(parents=True, exist_ok=True)
     target = root / default_name if out is None else Path(out).expanduser()
@@ -48,7 +60,7 @@ def _safe_out(library: Any, out: Path | str | None, default_name: str) -> Path:
     return target
 
 
-def _spans(library: Any, session: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
+def _spans(library: Library, session: Session) -> tuple[Video, Cites]:
     video = library.store.video(session["video_id"])
     if video is None:
         raise ExportError(f"the video of session {session['session_id']} is no longer in the library")
@@ -79,7 +91,21 @@ def _title(text: str, n: int) -> str:
     return t if len(t) <= n else t[: n - 1] + "…"
 
 
-def export(library: Any, session_id: int, fmt: str, out: Path | str | None = None,
+def subtitle_text(answer: str, limit: int) -> str:
+    """The answer as subtitle text: no status prefix, whole sentences up to `limit` characters (the
+    first sentence always, whatever its length: a subtitle never stops mid-sentence)."""
+    text = " ".join(str(answer).split())
+    for prefix in (prompts.UNVERIFIED_PREFIX, "Unverified:"):
+        text = text.removeprefix(prefix).strip()
+    out = ""
+    for sentence in _SENTENCE_END.split(text):
+        if out and len(out) + 1 + len(sentence) > limit:
+            break
+        out = f"{out} {sentence}".strip()
+    return out
+
+
+def export(library: Library, session_id: int, fmt: str, out: Path | str | None = None,
            config: ExportConfig | None = None) -> Path:
     """Write one export of a session under the exports folder; returns its path."""
     if fmt not in FORMATS:
@@ -94,15 +120,52 @@ def export(library: Any, session_id: int, fmt: str, out: Path | str | None = Non
     return target
 
 
-def _json(library: Any, session: dict[str, Any], video: Any, cites: list[dict[str, Any]], target: Path,
+def export_to(library: Library, session_id: int, fmt: str, dest: Path | str,
+              config: ExportConfig | None = None) -> Path:
+    """Write one export where the command line's --out says (a folder: the default name inside it);
+    the copy in the exports folder stays, as the web app's would."""
+    made = export(library, session_id, fmt, None, config)
+    target = Path(dest).expanduser()
+    if target.is_dir():
+        target = target / made.name
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(made, target)
+    except OSError as exc:
+        raise ExportError(f"cannot write {target}: {exc.strerror or type(exc).__name__}") from None
+    return target.resolve()
+
+
+def _json(library: Library, session: Session, video: Video, cites: Cites, target: Path,
           fmt: str, cfg: ExportConfig) -> None:
-    obj = session_json(library.store, session["session_id"])
+    obj = _without_paths(session_json(library.store, session["session_id"]), Path(library.data.root))
     obj["status"] = session["status"]
     obj["video"] = {"id": video.id, "title": video.title, "sha256": video.sha256, "duration_s": video.duration_s}
     target.write_text(json.dumps(obj, indent=1))
 
 
-def _csv(library: Any, session: dict[str, Any], video: Any, cites: list[dict[str, Any]], target: Path,
+def _without_paths(obj: Any, root: Path) -> Any:
+    """`obj` with every file path (the steps' frame thumbnails) made relative to the data dir, or cut to
+    its file name when it lies elsewhere: an export leaves the server, its folders must not."""
+    if isinstance(obj, dict):
+        return {k: (_relative(v, root) if k in _PATH_KEYS and isinstance(v, str) else _without_paths(v, root))
+                for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_without_paths(v, root) for v in obj]
+    return obj
+
+
+def _relative(path: str, root: Path) -> str:
+    p = Path(path)
+    if not p.is_absolute():
+        return path
+    try:
+        return p.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return p.name
+
+
+def _csv(library: Library, session: Session, video: Video, cites: Cites, target: Path,
          fmt: str, cfg: ExportConfig) -> None:
     with target.open("w", newline="") as f:
         w = csv.writer(f)
@@ -115,19 +178,19 @@ def _csv(library: Any, session: dict[str, Any], video: Any, cites: list[dict[str
             w.writerow([neutralise(x) for x in row])
 
 
-def _subs(library: Any, session: dict[str, Any], video: Any, cites: list[dict[str, Any]], target: Path,
+def _subs(library: Library, session: Session, video: Video, cites: Cites, target: Path,
           fmt: str, cfg: ExportConfig) -> None:
     import pysubs2
 
     subs = pysubs2.SSAFile()
     for i, c in enumerate(cites, 1):
-        text = f"[{i}] {_title(session['answer'] or session['question'], 2 * cfg.title_chars)}"
+        text = f"[{i}] {subtitle_text(session['answer'] or session['question'], 2 * cfg.title_chars)}"
         subs.append(pysubs2.SSAEvent(start=int(round(c["start_s"] * 1000)), end=int(round(c["end_s"] * 1000)),
                                      text=text))
     subs.save(str(target), format_=fmt)
 
 
-def _edl(library: Any, session: dict[str, Any], video: Any, cites: list[dict[str, Any]], target: Path,
+def _edl(library: Library, session: Session, video: Video, cites: Cites, target: Path,
          fmt: str, cfg: ExportConfig) -> None:
     import opentimelineio as otio
 
@@ -137,7 +200,8 @@ def _edl(library: Any, session: dict[str, Any], video: Any, cites: list[dict[str
     timeline = otio.schema.Timeline(name=_title(f"CiteClip session {session['session_id']}", 60))
     track = otio.schema.Track(name="V", kind=otio.schema.TrackKind.Video)
     timeline.tracks.append(track)
-    ref = otio.schema.ExternalReference(target_url=video.path or video.title)
+    # The clip's file name only: an export leaves the server, its folders must not.
+    ref = otio.schema.ExternalReference(target_url=Path(video.path).name if video.path else video.title)
     for i, c in enumerate(cites, 1):
         start = otio.opentime.RationalTime(round(c["start_s"] * rate), rate)
         dur = otio.opentime.RationalTime(max(1, round((c["end_s"] - c["start_s"]) * rate)), rate)
@@ -147,43 +211,49 @@ def _edl(library: Any, session: dict[str, Any], video: Any, cites: list[dict[str
     otio.adapters.write_to_file(timeline, str(target), adapter_name="cmx_3600")
 
 
-def chapter_marks(cites: list[dict[str, Any]], duration_s: float, cfg: ExportConfig,
+def chapter_marks(cites: Cites, duration_s: float, cfg: ExportConfig,
                   label: str = "") -> list[tuple[int, str]]:
     """YouTube chapters: (start second, title), 0:00 first, each at least cfg.chapter_min_s long.
 
-    Each citation opens a chapter and its end opens a "continued" one, so that one citation still gives
-    three chapters in a long enough video. Marks that would make a chapter too short are skipped. Fewer
-    than cfg.chapter_min_count marks raise ExportError (YouTube would ignore them).
+    Each cited moment opens a chapter (the first chapter, when the video opens on it) and a "continued"
+    chapter follows it, at its end or cfg.chapter_min_s later, so that one citation still gives three
+    chapters in a long enough video. A moment inside the previous cited chapter shares it. Fewer than
+    cfg.chapter_min_count chapters raise ExportError (YouTube would ignore them).
     """
-    wanted: list[tuple[int, str]] = [(0, "Start")]
+    min_s = cfg.chapter_min_s
+    marks: list[tuple[int, str]] = [(0, "Start")]
     for i, c in enumerate(cites, 1):
-        wanted.append((int(c["start_s"]), _title(f"Cited {i}: {label}" if label else f"Cited {i}", cfg.title_chars)))
-        wanted.append((int(c["end_s"] + 0.999), f"After cited {i}"))
-    marks: list[tuple[int, str]] = []
-    for t, title in sorted(wanted, key=lambda x: x[0]):
-        if marks and t - marks[-1][0] < cfg.chapter_min_s:
+        title = _title(f"Cited {i}: {label}" if label else f"Cited {i}", cfg.title_chars)
+        start, (last_t, last_title) = int(c["start_s"]), marks[-1]
+        if start - last_t >= min_s:
+            marks.append((start, title))
+        elif last_title == "Start" or last_title.startswith("After cited"):
+            marks[-1] = (last_t, title)  # too close to the previous mark: that chapter is this moment's
+        else:
             continue
-        if duration_s - t < cfg.chapter_min_s and t != 0:
-            continue
-        marks.append((t, title))
+        marks.append((max(int(c["end_s"] + 0.999), marks[-1][0] + int(min_s)), f"After cited {i}"))
+    while len(marks) > 1 and duration_s - marks[-1][0] < min_s:
+        marks.pop()  # the last chapter would be too short
     if len(marks) < cfg.chapter_min_count:
-        raise ExportError(f"YouTube needs at least {cfg.chapter_min_count} chapters {cfg.chapter_min_s:.0f} s apart; "
-                          f"the citations of this session give only {len(marks)} in a {duration_s:.0f} s video")
+        n = len(cites)
+        raise ExportError(f"YouTube needs at least {cfg.chapter_min_count} chapters of {min_s:.0f} s or more; "
+                          f"this session's {n} cited moment{'s' if n != 1 else ''} in a {duration_s:.0f} s video "
+                          f"leave room for {len(marks)}")
     return marks
 
 
-def _chapters(library: Any, session: dict[str, Any], video: Any, cites: list[dict[str, Any]], target: Path,
+def _chapters(library: Library, session: Session, video: Video, cites: Cites, target: Path,
               fmt: str, cfg: ExportConfig) -> None:
     label = _title(session["question"], cfg.title_chars - 10)
     marks = chapter_marks(cites, float(video.duration_s or 0.0), cfg, label)
     target.write_text("".join(f"{_tc(t)} {title}\n" for t, title in marks))
 
 
-def _clips(library: Any, session: dict[str, Any], video: Any, cites: list[dict[str, Any]], target: Path,
+def _clips(library: Library, session: Session, video: Video, cites: Cites, target: Path,
            fmt: str, cfg: ExportConfig) -> None:
     src = Path(video.path or "")
     if not src.is_file():
-        raise ExportError(f"the video file is gone: {src}")
+        raise ExportError(f"the video file is gone ({src.name}); upload it again to cut clips")
     if not cites:
         raise ExportError("this session has no citations to cut")
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
@@ -200,7 +270,7 @@ def _clips(library: Any, session: dict[str, Any], video: Any, cites: list[dict[s
                    "-t", f"{b - a:.3f}", *codec, "-movflags", "+faststart", str(out)]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
-                raise ExportError(f"ffmpeg could not cut clip {i}: {proc.stderr.strip().splitlines()[-1:]}")
+                raise ExportError(f"ffmpeg could not cut clip {i} ({_tc(a)}–{_tc(b)}) of {src.name}")
             files.append(out)
         partial = target.with_suffix(".partial")
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as z:

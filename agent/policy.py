@@ -1,9 +1,10 @@
 """Policies: what proposes the agent's next step.
 
-Every policy answers `decide(messages, schema)` with one JSON action that matches `schema` (the loop
+Every policy answers `decide(messages, schema)` with one JSON action that matches `schema` (a planner
 builds the schema; local models decode under it with a grammar, OpenAI-compatible servers get it as
-`response_format: json_schema`). `narrow` policies (the weak lite model) are offered enumerated
-choices at each step; open policies may call any tool with any arguments.
+`response_format: json_schema`). A policy's `narrow` flag picks its planner (`agent.planners`): narrow
+policies (the weak lite model) are offered enumerated choices at each step, open policies may call any
+tool with any arguments.
 
 - `LocalPolicy`: the local M2LA chat model (`model.load.load_chat_model`).
 - `OpenAIPolicy`: any OpenAI-compatible chat endpoint (vLLM, SGLang, Ollama, llama.cpp server).
@@ -20,10 +21,23 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from PIL import Image
 
 from agent import prompts
 from agent.context import approx_tokens
+from assets.errors import UserError
+
+if TYPE_CHECKING:
+    from memory.library import Library
+
+Messages = list[dict[str, str]]
+Schema = dict[str, Any]
+# A policy's eyes: (frames, claim) -> (yes | no | unsure, reason).
+Judge = Callable[[Sequence[Image.Image], str], tuple[str, str]]
+# A scripted step: an action, raw policy output, or a function of the prompt and the step's schema.
+ScriptItem = dict[str, Any] | str | Callable[[Messages, Schema], dict[str, Any] | str]
 
 VERDICT_SCHEMA = {
     "type": "object",
@@ -34,7 +48,7 @@ VERDICT_SCHEMA = {
 }
 
 
-class PolicyError(RuntimeError):
+class PolicyError(UserError, RuntimeError):
     """The policy could not run at all (no endpoint, no weights): one line for the user."""
 
 
@@ -54,10 +68,10 @@ class Policy(Protocol):
     narrow: bool                       # True: offer enumerated choices (weak models)
     sees_images: bool                  # True: `judge` looks at frames (a VLM)
 
-    def decide(self, messages: list[dict[str, str]], schema: dict[str, Any], max_new_tokens: int = 256,
+    def decide(self, messages: Messages, schema: Schema, max_new_tokens: int = 256,
                on_token: Callable[[str], None] | None = None) -> Decision: ...
 
-    def judge(self, images: Sequence[Any], claim: str) -> tuple[str, str]: ...
+    def judge(self, images: Sequence[Image.Image], claim: str) -> tuple[str, str]: ...
 
     def count_tokens(self, text: str) -> int: ...
 
@@ -77,13 +91,6 @@ def parse_json(raw: str) -> tuple[dict[str, Any] | None, str | None]:
     return obj, None
 
 
-def first_choice(messages: list[dict[str, str]], schema: dict[str, Any]) -> dict[str, Any]:
-    """The action a narrow step schema allows with every enum at its first option (for scripts)."""
-    props = schema["properties"]
-    args = {k: v["enum"][0] for k, v in props["arguments"]["properties"].items()}
-    return {"action": props["action"]["const"], "arguments": args}
-
-
 class ScriptedPolicy:
     """Replays a script: each item is an action dict, a raw string, or a callable(messages, schema) -> either.
 
@@ -93,15 +100,14 @@ class ScriptedPolicy:
     name = "scripted"
     sees_images = False
 
-    def __init__(self, script: Sequence[Any], narrow: bool = False,
-                 judge: Callable[[Sequence[Any], str], tuple[str, str]] | None = None) -> None:
+    def __init__(self, script: Sequence[ScriptItem], narrow: bool = False, judge: Judge | None = None) -> None:
         self.script = list(script)
         self.narrow = narrow
-        self.seen: list[tuple[list[dict[str, str]], dict[str, Any]]] = []
+        self.seen: list[tuple[Messages, Schema]] = []
         self._judge = judge
         self.sees_images = judge is not None
 
-    def decide(self, messages: list[dict[str, str]], schema: dict[str, Any], max_new_tokens: int = 256,
+    def decide(self, messages: Messages, schema: Schema, max_new_tokens: int = 256,
                on_token: Callable[[str], None] | None = None) -> Decision:
         self.seen.append((messages, schema))
         item: Any = self.script.pop(0) if self.script else {"action": "answer",
@@ -113,7 +119,7 @@ class ScriptedPolicy:
         tokens = sum(approx_tokens(m["content"]) for m in messages) + approx_tokens(raw)
         return Decision(action=action, raw=raw, tokens=tokens, error=err)
 
-    def judge(self, images: Sequence[Any], claim: str) -> tuple[str, str]:
+    def judge(self, images: Sequence[Image.Image], claim: str) -> tuple[str, str]:
         if self._judge is None:
             raise PolicyError("this scripted policy does not see images")
         return self._judge(images, claim)
@@ -131,11 +137,18 @@ def _takes_images(fn: Callable[..., Any] | None) -> bool:
     return any(p.name == "images" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
+class JsonChat(Protocol):
+    """What LocalPolicy drives: `model.chat.ChatModel` (a model that sees images also takes `images=`)."""
+
+    def complete_json(self, messages: Messages, schema: Schema, max_new_tokens: int = 256,
+                      on_token: Callable[[str], None] | None = None) -> Any: ...
+
+
 class LocalPolicy:
     """The local chat model (M2LA), decoding every action under the step's JSON schema."""
 
-    def __init__(self, model: Any, narrow: bool = True, name: str = "local") -> None:
-        self.model = model              # model.chat.ChatModel: complete(...), complete_json(...)
+    def __init__(self, model: JsonChat, narrow: bool = True, name: str = "local") -> None:
+        self.model = model
         self.narrow = narrow
         self.name = name
         # Seeing images takes both the flag and a `complete_json(..., images=...)` to send them through:
@@ -150,7 +163,7 @@ class LocalPolicy:
             return len(tok.encode(text, add_special_tokens=False))
         return approx_tokens(text)
 
-    def decide(self, messages: list[dict[str, str]], schema: dict[str, Any], max_new_tokens: int = 256,
+    def decide(self, messages: Messages, schema: Schema, max_new_tokens: int = 256,
                on_token: Callable[[str], None] | None = None) -> Decision:
         prompt_tokens = sum(self.count_tokens(m["content"]) for m in messages)
         action = self.model.complete_json(messages, schema, max_new_tokens=max_new_tokens, on_token=on_token)
@@ -159,12 +172,13 @@ class LocalPolicy:
             return Decision(None, raw, prompt_tokens, "the model did not return an object")
         return Decision(action, raw, prompt_tokens + self.count_tokens(raw))
 
-    def judge(self, images: Sequence[Any], claim: str) -> tuple[str, str]:
+    def judge(self, images: Sequence[Image.Image], claim: str) -> tuple[str, str]:
         """The model's (yes | no | unsure, reason) on `claim` given the frames; PolicyError when text-only."""
         if not self.sees_images:
             raise PolicyError(f"{self.name} does not see images")
         messages = [{"role": "user", "content": prompts.VLM_JUDGE.format(claim=claim)}]
-        out = self.model.complete_json(messages, VERDICT_SCHEMA, max_new_tokens=64, images=list(images))
+        out = self.model.complete_json(messages, VERDICT_SCHEMA, max_new_tokens=64,  # type: ignore[call-arg]
+                                       images=list(images))
         return str(out.get("verdict", "unsure")), str(out.get("reason", ""))
 
 
@@ -234,7 +248,7 @@ class OpenAIPolicy:
         used = int((out.get("usage") or {}).get("total_tokens") or 0)
         return raw, used
 
-    def decide(self, messages: list[dict[str, str]], schema: dict[str, Any], max_new_tokens: int = 256,
+    def decide(self, messages: Messages, schema: Schema, max_new_tokens: int = 256,
                on_token: Callable[[str], None] | None = None) -> Decision:
         raw, used = self._chat(list(messages), schema, max_new_tokens)
         if on_token is not None:
@@ -243,7 +257,7 @@ class OpenAIPolicy:
         tokens = used or sum(approx_tokens(m["content"]) for m in messages) + approx_tokens(raw)
         return Decision(action, raw, tokens, err)
 
-    def judge(self, images: Sequence[Any], claim: str) -> tuple[str, str]:
+    def judge(self, images: Sequence[Image.Image], claim: str) -> tuple[str, str]:
         if not self.sees_images:
             raise PolicyError("the endpoint is not marked as seeing images (CITECLIP_OPENAI_VISION)")
         content: list[dict[str, Any]] = [{"type": "text", "text": prompts.VLM_JUDGE.format(claim=claim)}]
@@ -258,9 +272,11 @@ class OpenAIPolicy:
         return (verdict if verdict in ("yes", "no", "unsure") else "unsure"), str((obj or {}).get("reason", ""))
 
 
-def make_policy(profile: str = "lite", library: Any = None, **kw: Any) -> Any:
+def make_policy(profile: str = "lite", library: Library | None = None, *, models_dir: str | os.PathLike[str] | None = None,
+                quantize: str | None = None, narrow: bool | None = None) -> Policy:
     """The policy of a profile: lite | full | auto (local model), openai (endpoint).
 
+    `models_dir` defaults to the library's; `narrow` (enumerated options) defaults to the lite model.
     Tests build a `ScriptedPolicy` directly.
     """
     if profile == "openai":
@@ -271,19 +287,18 @@ def make_policy(profile: str = "lite", library: Any = None, **kw: Any) -> Any:
         from model.load import load_chat_model
     except ImportError as e:
         raise PolicyError(f"the local model is not available ({e})") from None
-    models_dir = kw.get("models_dir") or (library.data.models_dir if library is not None else None)
+    models_dir = models_dir or (library.data.models_dir if library is not None else None)
     resolved = profile
     if profile == "auto":  # full where CUDA and its weights are there, else lite
         import torch
 
         resolved = "full" if torch.cuda.is_available() else "lite"
     try:
-        model = load_chat_model(profile=resolved, models_dir=models_dir, quantize=kw.get("quantize"))
+        model = load_chat_model(profile=resolved, models_dir=models_dir, quantize=quantize)
     except ValueError as e:
         if profile != "auto" or resolved == "lite":
             raise PolicyError(str(e)) from None
         resolved = "lite"
-        model = load_chat_model(profile=resolved, models_dir=models_dir, quantize=kw.get("quantize"))
+        model = load_chat_model(profile=resolved, models_dir=models_dir, quantize=quantize)
     # The lite model (135M parameters) cannot plan free-form: it chooses among the loop's options.
-    narrow = kw.get("narrow", resolved == "lite")
-    return LocalPolicy(model, narrow=bool(narrow), name=f"local-{resolved}")
+    return LocalPolicy(model, narrow=resolved == "lite" if narrow is None else narrow, name=f"local-{resolved}")

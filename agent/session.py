@@ -1,23 +1,28 @@
 """Sessions: ask a question (indexing the video first when it is a new file), load, list, replay."""
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.context import Event, event_from_dict
 from agent.loop import Budget, run
 from agent.policy import Policy, make_policy
-from memory.store import Store
+from assets.errors import UserError
+from memory import sessions
+from memory.store import Store, Video
+
+if TYPE_CHECKING:
+    from memory.library import Library
+
+Progress = Callable[[str, float, str], None]
 
 
-class SessionError(LookupError):
+class SessionError(UserError, LookupError):
     """An unknown session id: one line for the user."""
 
 
-def resolve_video(library: Any, video_ref: str | int,
-                  progress: Callable[[str, float, str], None] | None = None) -> Any:
+def resolve_video(library: Library, video_ref: str | int, progress: Progress | None = None) -> Video:
     """The video a reference names; a file that is new (or half-indexed) is indexed first."""
     from memory.library import LibraryError
 
@@ -38,9 +43,8 @@ def resolve_video(library: Any, video_ref: str | int,
     return video
 
 
-def ask(library: Any, video_ref: str | int, question: str, policy: Policy | None = None,
-        budget: Budget | None = None, profile: str = "lite",
-        progress: Callable[[str, float, str], None] | None = None) -> Iterator[Event]:
+def ask(library: Library, video_ref: str | int, question: str, policy: Policy | None = None,
+        budget: Budget | None = None, profile: str = "lite", progress: Progress | None = None) -> Iterator[Event]:
     """Answer a question about a video (id, sha256 or file): yields the session's events as they happen."""
     video = resolve_video(library, video_ref, progress)
     policy = policy or make_policy(profile, library)
@@ -48,38 +52,25 @@ def ask(library: Any, video_ref: str | int, question: str, policy: Policy | None
 
 
 def _session_row(store: Store, session_id: int) -> dict[str, Any]:
-    rows = list(store.db.query("SELECT * FROM sessions WHERE id = ?", [int(session_id)]))
-    if not rows:
+    row = sessions.session_row(store, session_id)
+    if row is None:
         raise SessionError(f"no session with id {session_id}")
-    return rows[0]
-
-
-def _steps(store: Store, session_id: int) -> list[dict[str, Any]]:
-    rows = store.db.query("SELECT payload FROM steps WHERE session_id = ? ORDER BY n", [int(session_id)])
-    return [json.loads(r["payload"]) for r in rows]
+    return row
 
 
 def load_session(store: Store, session_id: int) -> dict[str, Any]:
     """A saved session: session_id, video_id, question, status, answer (text), citations, steps (event dicts)."""
     row = _session_row(store, session_id)
-    answer = json.loads(row["answer"]) if row["answer"] else {}
     return {"session_id": row["id"], "video_id": row["video_id"], "question": row["question"],
-            "status": row["status"], "answer": answer.get("text"), "citations": answer.get("citations", []),
-            "steps": _steps(store, session_id)}
+            "status": row["status"], "answer": row["answer"].get("text"),
+            "citations": row["answer"].get("citations", []), "steps": sessions.step_payloads(store, session_id)}
 
 
 def list_sessions(store: Store, video_id: int | None = None) -> list[dict[str, Any]]:
     """Saved sessions, newest first: session_id, video_id, question, status, answer (text), created, finished."""
-    sql, args = "SELECT * FROM sessions", []
-    if video_id is not None:
-        sql, args = sql + " WHERE video_id = ?", [int(video_id)]
-    out = []
-    for row in store.db.query(sql + " ORDER BY id DESC", args):
-        answer = json.loads(row["answer"]) if row["answer"] else {}
-        out.append({"session_id": row["id"], "video_id": row["video_id"], "question": row["question"],
-                    "status": row["status"], "answer": answer.get("text"), "created": row["created"],
-                    "finished": row["finished"]})
-    return out
+    return [{"session_id": row["id"], "video_id": row["video_id"], "question": row["question"],
+             "status": row["status"], "answer": row["answer"].get("text"), "created": row["created"],
+             "finished": row["finished"]} for row in sessions.session_rows(store, video_id)]
 
 
 def session_json(store: Store, session_id: int) -> dict[str, Any]:
@@ -95,5 +86,5 @@ def session_json(store: Store, session_id: int) -> dict[str, Any]:
 def replay(store: Store, session_id: int) -> Iterator[Event]:
     """The saved events of a session, rebuilt as event objects in their original order."""
     _session_row(store, session_id)
-    for d in _steps(store, session_id):
+    for d in sessions.step_payloads(store, session_id):
         yield event_from_dict(d)

@@ -1,4 +1,5 @@
-"""Plain text matching used by the agent: key terms of a question, and how much of a claim a text covers.
+"""Plain text matching used by the agent: key terms of a question (and the search queries and claims built
+from them), and how much of a claim a text covers.
 
 Deliberately simple and testable: lower-cased word tokens, a stop list, a light suffix stemmer and a
 fuzzy comparison for OCR misreads (difflib). No model is involved, so a verdict built on it can be
@@ -96,3 +97,26 @@ def coverage(claim: str, text: str, fuzzy: bool = False) -> float:
 def quoted(claim: str) -> list[str]:
     """Phrases the claim puts in quotes: on-screen text it expects to read verbatim."""
     return [q.strip() for q in re.findall(r"[\"“']([^\"”']{2,80})[\"”']", claim) if q.strip()]
+
+
+def query_candidates(question: str) -> list[str]:
+    """Search queries built from the question, best first (narrow policies choose among them)."""
+    terms = key_terms(question)
+    out = [" ".join(terms), question.strip(), " ".join(terms[:2]), " ".join(terms[-2:])]
+    seen: list[str] = []
+    for q in out:
+        q = " ".join(q.split())[:200]
+        if q and q not in seen:
+            seen.append(q)
+    return seen
+
+
+def claim_candidates(question: str) -> list[str]:
+    """Claims to verify, built from the question's key terms, worded per channel."""
+    terms = " ".join(key_terms(question)) or question.strip()
+    out = [terms]
+    if wants_screen(question):
+        out.append(f"the screen shows {terms}")
+    if wants_speech(question) or not wants_screen(question):
+        out.append(f"the narrator talks about {terms}")
+    return [c[:300] for c in out]

@@ -8,9 +8,10 @@ from model.__main__ import dispatch
 
 VERBS = {
     "index": "bench.index",          # shot stage and visual index vs ffmpeg decode and PySceneDetect's default
-    "m2la": "model.bench",           # M2LA KV bytes, perplexity and decode speed
+    "m2la": "bench.m2la",            # M2LA KV bytes, perplexity and decode speed
     "agent": "bench.agent",          # citation hit rate, answer accuracy, steps and seconds per question
     "retrieval": "bench.retrieval",  # recall@k per channel and fused, indexing cost per stage
+    "ocr": "bench.ocr_recall",       # on-screen text recall (overlay fixture, cards) and OCR indexing speed
 }
 
 

@@ -1,6 +1,13 @@
-"""`python -m bench agent [--json]`: the agent on a labelled 10-minute fixture.
+"""`python -m bench agent [--set dev|old|all] [--json]`: the agent on labelled fixtures.
 
-Figures, all measured in one run on one indexed video:
+`--set dev` (the default): the development set, questions a viewer asks about three films built from the
+real clips with credits, title cards, lower thirds and narration (bench/devset.py, bench/agent_dev.py):
+per question and in total, citation hit, answer right, verified-but-wrong, right-but-unverified,
+not-found correctness of unanswerable questions, answer words absent from memory, seconds.
+`--questions kind,...` and `--limit N` ask fewer for a quick run.
+
+`--set old`: the 14 questions on the 10-minute espeak-ng fixture (8 with `--short`), with the figures this
+benchmark has always reported, so that they stay comparable:
 - citation_hit_rate: share of questions whose answer cites a span overlapping the true span;
 - answer_accuracy: share whose answer text holds the expected words;
 - unbacked_citation_share: share of citations whose span no tool result in the session returned (must be 0);
@@ -8,8 +15,9 @@ Figures, all measured in one run on one indexed video:
   taken; a step with a single option is not decoded), median_seconds per question;
 - the baseline, measured on the same questions in the same run: the top search hit for the raw question,
   with no agent (no planning, no verification), and the agent's ratios against it.
-Indexing time is reported separately and not counted per question. The fixture video and its index are
-cached under --cache (re-used when present).
+`--set all` runs both and prints {"old": ..., "dev": ...}.
+Indexing time is reported separately and not counted per question. The fixture videos and their index are
+cached under --cache (re-used when present); the development-set videos under --videos.
 """
 from __future__ import annotations
 
@@ -18,8 +26,12 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from bench.agent_dev import DEFAULT_VIDEOS, run_dev
+from bench.devset import KINDS
 
 DEFAULT_CACHE = Path(__file__).resolve().parent / "out" / "agent-cache"  # ignored by git
 
@@ -41,14 +53,23 @@ def _backed(citation: dict[str, Any], steps: list[dict[str, Any]]) -> bool:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench agent")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--set", default="dev", choices=("dev", "old", "all"),
+                    help="dev: the development set; old: the 10-minute espeak-ng fixture's 14 questions; all: both")
     ap.add_argument("--profile", default="lite")
-    ap.add_argument("--short", action="store_true", help="the 56-second fixture and its 8 questions (a smoke run)")
-    ap.add_argument("--limit", type=int, default=0, help="ask only the first N questions")
+    ap.add_argument("--short", action="store_true", help="old set: the 56-second fixture and its 8 questions")
+    ap.add_argument("--limit", type=int, default=0, help="ask only the first N questions (of each set)")
+    ap.add_argument("--questions", default="", help="dev set: only these kinds, comma-separated (" +
+                    ", ".join(KINDS) + ")")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (default 1: on a shared 2-core machine more threads oversubscribe and "
                          "run many times slower)")
-    ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="where the fixture and its data dir are kept")
+    ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="where the fixtures' data dirs are kept")
+    ap.add_argument("--videos", default=str(DEFAULT_VIDEOS), help="where the development-set videos are cached")
     a = ap.parse_args(argv)
+    kinds = tuple(k.strip() for k in a.questions.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        ap.error(f"unknown question kind(s): {', '.join(unknown)}")
     import os
 
     from memory.datadir import DataDir
@@ -58,6 +79,25 @@ def main(argv: list[str]) -> int:
     torch.set_num_threads(max(1, a.threads))
     # The bench's own data dir reads the one copy of the offline weights (as the tests do).
     os.environ.setdefault("CITECLIP_MODELS", str(DataDir.resolve().models_dir))
+    log = (lambda *x: print(*x, file=sys.stderr, flush=True))
+    results: dict[str, dict[str, Any]] = {}
+    if a.set in ("old", "all"):
+        results["old"] = run_old(a, log)
+    if a.set in ("dev", "all"):
+        results["dev"] = run_dev(a.profile, Path(a.cache), Path(a.videos), kinds, a.limit, log)
+    result = results[a.set] if a.set != "all" else results
+    if a.json:
+        print(json.dumps(result))
+    else:
+        short = {k: {kk: vv for kk, vv in v.items() if kk != "per_question"} for k, v in results.items()}
+        print(json.dumps(short[a.set] if a.set != "all" else short, indent=1))
+    return 0
+
+
+def run_old(a: argparse.Namespace, log: Callable[..., None]) -> dict[str, Any]:
+    """The old fixture's questions, with the figures and field names this benchmark has always had."""
+    import torch
+
     from agent.loop import run
     from agent.policy import make_policy
     from agent.session import session_json
@@ -70,7 +110,6 @@ def main(argv: list[str]) -> int:
     questions = short_questions(truth) if a.short else long_questions(truth)
     if a.limit:
         questions = questions[: a.limit]
-    log = (lambda *x: print(*x, file=sys.stderr, flush=True))
     with Library(cache / ("data-short" if a.short else "data-long")) as lib:
         t = time.time()
         info = lib.index_video(truth.path)
@@ -106,7 +145,8 @@ def main(argv: list[str]) -> int:
     acc = sum(r["right"] for r in rows) / n
     base_hit = sum(r["baseline_hit"] for r in rows) / n
     base_acc = sum(r["baseline_right"] for r in rows) / n
-    result = {
+    return {
+        "set": "old",
         "fixture": {"path": str(truth.path), "duration_s": truth.duration_s, "questions": n,
                     "speech_questions": sum(r["kind"] == "speech" for r in rows),
                     "screen_questions": sum(r["kind"] == "screen" for r in rows)},
@@ -129,11 +169,6 @@ def main(argv: list[str]) -> int:
                     "median_seconds": 20.0},
         "per_question": rows,
     }
-    if a.json:
-        print(json.dumps(result))
-    else:
-        print(json.dumps({k: v for k, v in result.items() if k != "per_question"}, indent=1))
-    return 0
 
 
 if __name__ == "__main__":

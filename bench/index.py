@@ -1,7 +1,7 @@
 """`python -m bench index VIDEO [--json]`: speed of the shot stage and the visual index, in one run.
 
 Measured on the same file, one after the other: FFmpeg decode-only (`ffmpeg -i VIDEO -f null -`),
-PySceneDetect's default `detect(VIDEO, ContentDetector())`, our shot stage (`memory.shots`), and
+PySceneDetect's default `detect(VIDEO, ContentDetector())`, our shot stage (`memory.stages.shots`), and
 the whole visual index (probe, shots, keyframes, image vectors, through the worker processes).
 Speeds are video-seconds per wall-second; ratios compare them within this run, so a loaded
 machine slows every contender alike. A synthetic video with known cuts is checked with the same
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 TARGETS = {"shot_vs_pyscenedetect": 1.5, "shot_vs_decode": 0.8}  # from the issue
-VISUAL = ("memory.probe", "memory.shots", "memory.keyframes", "memory.image_vectors")
+VISUAL = tuple(f"memory.stages.{name}" for name in ("probe", "shots", "keyframes", "image_vectors"))
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def _pyscenedetect_default(video: Path) -> dict[str, Any]:
 
 
 def _shot_stage(video: Path, duration: float) -> dict[str, Any]:
-    from memory.shots import ShotConfig, detect_cuts, split_spans
+    from memory.stages.shots import ShotConfig, detect_cuts, split_spans
     cfg = ShotConfig()
     cuts, end = detect_cuts(video, cfg, duration)
     shots = split_spans([0.0, *[c.t_s for c in cuts if 0 < c.t_s < end], end], cfg.max_span_s)
@@ -72,7 +72,7 @@ def _visual_index(video: Path) -> dict[str, Any]:
 def _synthetic_check() -> dict[str, Any]:
     """The cut test of tests/test_shots.py with the settings benchmarked here."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from memory.shots import ShotConfig, detect_cuts
+    from memory.stages.shots import ShotConfig, detect_cuts
     from tests.fixtures import synth
     fps = 25
     with tempfile.TemporaryDirectory() as d:
@@ -85,7 +85,7 @@ def _synthetic_check() -> dict[str, Any]:
 
 def run(video: Path, skip_pyscenedetect: bool = False) -> dict[str, Any]:
     """All measurements on one file; the JSON the command prints."""
-    from memory.probe import probe_file
+    from memory.stages.probe import probe_file
     facts = probe_file(video)
     duration = facts["duration_s"]
     res: dict[str, Any] = {"video": str(video), "duration_s": duration, "width": facts["width"],

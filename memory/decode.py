@@ -3,20 +3,94 @@
 Shared by the keyframe and OCR stages and by the agent's `verify_frame`: every image that leaves
 this module is upright (the stream's display matrix applied) and is the frame that is on screen
 at the requested time (the last frame whose presentation time is <= t).
+
+A phone video with one bad stretch must stay searchable everywhere else: `open_input` hands out a
+`TolerantInput`, whose `decode()` sends packets one at a time and skips the ones the decoder
+refuses (FFmpeg's own command line does the same), counting them in `damage`.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+import stat
 from pathlib import Path
 
 import av
 import av.error
 from PIL import Image
 
+from assets.errors import UserError
 
-class DecodeError(RuntimeError):
+
+class DecodeError(UserError, RuntimeError):
     """A file that cannot be read as video; the message is one line for the user."""
+
+
+@dataclass
+class Damage:
+    """How much of a stream could not be read, counted while decoding it."""
+
+    packets: int = 0        # packets handed to the decoder
+    bad_packets: int = 0    # ... of which the decoder refused this many (their frames are lost)
+    cut_short: bool = False  # demuxing stopped at damaged container data before the end
+
+    @property
+    def fraction(self) -> float:
+        """The share of packets that could not be decoded (0 when none were seen)."""
+        return self.bad_packets / self.packets if self.packets else 0.0
+
+
+class TolerantInput:
+    """An opened media file whose `decode(stream)` skips undecodable packets instead of stopping.
+
+    Everything else is the PyAV container's own (`streams`, `demux`, `seek`, `format`, ...).
+    """
+
+    def __init__(self, container: av.container.InputContainer, name: str) -> None:
+        self._container = container
+        self.name = name
+        self.damage = Damage()
+
+    def __getattr__(self, attr: str) -> object:
+        return getattr(self._container, attr)
+
+    def __enter__(self) -> "TolerantInput":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._container.close()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._container.close()
+
+    def decode(self, stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame]:
+        """Frames of `stream` in decoding order; a packet the decoder refuses is counted and skipped."""
+        packets = self._container.demux(stream)
+        while True:
+            try:
+                pkt = next(packets)
+            except StopIteration:
+                return
+            except (av.error.FFmpegError, OSError):
+                self.damage.cut_short = True  # the rest of the container cannot be parsed
+                yield from self._drain(stream)
+                return
+            if pkt.size:
+                self.damage.packets += 1
+            try:
+                frames = pkt.decode()
+            except av.error.FFmpegError:
+                if pkt.size:
+                    self.damage.bad_packets += 1
+                continue
+            yield from frames
+
+    def _drain(self, stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame]:
+        try:
+            yield from stream.decode(None)  # the frames still inside the decoder
+        except av.error.FFmpegError:
+            return
 
 
 @dataclass(frozen=True)
@@ -31,20 +105,41 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def open_input(path: str | Path) -> av.container.InputContainer:
-    """Open a media file for reading, or raise DecodeError with one line saying why."""
+def check_regular_file(path: str | Path) -> Path:
+    """The path when it names a non-empty regular file, else DecodeError saying what it is instead."""
     p = Path(path)
-    if not p.is_file():
-        raise DecodeError(f"{p.name}: no such file")
-    if p.stat().st_size == 0:
-        raise DecodeError(f"{p.name}: the file is empty (0 bytes)")
     try:
-        return av.open(str(p), mode="r")
-    except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise DecodeError(f"{p.name}: not a readable video file ({_one_line(exc)})") from None
+        st = p.stat()
+    except (OSError, ValueError):
+        raise DecodeError(f"{p.name}: no such file") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a device, pipe or socket"
+        raise DecodeError(f"{p.name}: not a regular file ({kind})")
+    if st.st_size == 0:
+        raise DecodeError(f"{p.name}: the file is empty (0 bytes)")
+    return p
 
 
-def video_stream(container: av.container.InputContainer, name: str = "") -> av.video.stream.VideoStream:
+def open_input(path: str | Path) -> TolerantInput:
+    """Open a media file for reading, or raise DecodeError with one line saying why."""
+    p = check_regular_file(path)
+    try:
+        return TolerantInput(av.open(str(p), mode="r"), p.name)
+    except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
+        # FFmpeg's reasons for refusing a header (even "Device or resource busy") mislead more than help.
+        raise DecodeError(f"{p.name}: not a readable video file (unknown format or damaged headers)") from None
+
+
+def reason(exc: BaseException) -> str:
+    """FFmpeg's reason without its file name or errno: 'Invalid data found when processing input'."""
+    if isinstance(exc, av.error.FFmpegError) and exc.strerror:
+        return str(exc.strerror)
+    if isinstance(exc, MemoryError):
+        return "too large to decode"
+    return _one_line(exc).split(": '")[0]
+
+
+def video_stream(container: TolerantInput, name: str = "") -> av.video.stream.VideoStream:
     """The first video stream (cover art excluded), or DecodeError."""
     for s in container.streams.video:
         # An attached picture (album art) is a one-frame "video" stream that is not the video.
@@ -85,7 +180,7 @@ def stream_start(stream: av.video.stream.VideoStream) -> float:
     return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
 
 
-def decode_from(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+def decode_from(container: TolerantInput, stream: av.video.stream.VideoStream,
                 t_s: float) -> Iterator[av.VideoFrame]:
     """Decoded frames starting at or before `t_s` (seconds from the stream start).
 
@@ -156,7 +251,7 @@ def frames_at(path: str | Path, times: Iterable[float], max_side: int | None = N
                     break
             except av.error.FFmpegError as exc:
                 if cur is None and nxt is None:
-                    raise DecodeError(f"{name}: decoding failed near {t:.2f} s ({_one_line(exc)})") from None
+                    raise DecodeError(f"{name}: decoding failed near {t:.2f} s ({reason(exc)})") from None
             chosen = cur if cur is not None else nxt
             if chosen is None:
                 raise DecodeError(f"{name}: no frame could be decoded near {t:.2f} s")
@@ -176,12 +271,18 @@ def frame_at(path: str | Path, t_s: float, max_side: int | None = None) -> Image
 
 
 def keyframe_times(path: str | Path) -> list[float]:
-    """Times of the key frames (seek points), from packet flags: demuxing only, no decoding."""
+    """Times of the key frames (seek points), from packet flags: demuxing only, no decoding.
+
+    Demuxing stops quietly at damaged container data: the key frames before it still serve.
+    """
     with open_input(path) as container:
         stream = video_stream(container, Path(path).name)
         start = stream_start(stream)
         out = []
-        for pkt in container.demux(stream):
-            if pkt.is_keyframe and pkt.pts is not None:
-                out.append(float(pkt.pts * stream.time_base) - start)
+        try:
+            for pkt in container.demux(stream):
+                if pkt.is_keyframe and pkt.pts is not None:
+                    out.append(float(pkt.pts * stream.time_base) - start)
+        except (av.error.FFmpegError, OSError):
+            pass
         return sorted(out)

@@ -18,6 +18,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
+from assets.errors import UserError
+
 
 # Names looked up in the Hugging Face cache, best first (CLIP and SigLIP load through transformers).
 KNOWN_HF_MODELS = (
@@ -31,7 +33,7 @@ KNOWN_HF_MODELS = (
 KNOWN_OPEN_CLIP = (("ViT-B-32", "laion2b_s34b_b79k"),)
 
 
-class EncoderUnavailable(RuntimeError):
+class EncoderUnavailable(UserError, RuntimeError):
     """An encoder was asked for by name or path, and its weights are not here."""
 
 

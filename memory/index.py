@@ -2,9 +2,12 @@
 
 FAISS ids are the SQLite row ids of `vectors` (IndexIDMap2 over an inner-product flat index of
 L2-normalised vectors, so scores are cosine similarities). Files are written to a temporary name
-and renamed; `index/manifest.json` records each file's model id, dimension, count and a checksum
-of its ids. Whenever the file is missing, unreadable, or disagrees with the manifest or with
-SQLite, it is rebuilt from SQLite, which stays the source of truth.
+and renamed; `index/manifest.json` records each file's model id, dimension, count, a checksum
+of its ids and a checksum of its content (ids and vectors in file order, so flipped bytes or
+vectors shuffled under the same ids are caught; hashing them costs far less than reading the
+file). Whenever the file is missing, unreadable, or disagrees with the manifest or with
+SQLite, it is rebuilt from SQLite, which stays the source of truth. Odd things in index/ (a file
+where the folder should be, a folder where a file should be) are removed and rebuilt the same way.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -33,6 +37,14 @@ MANIFEST = "manifest.json"
 def ids_checksum(ids: np.ndarray) -> str:
     """sha256 of the sorted int64 ids: what the manifest and SQLite are compared on."""
     return hashlib.sha256(np.sort(np.asarray(ids, dtype=np.int64)).tobytes()).hexdigest()
+
+
+def content_checksum(index: faiss.Index) -> str:
+    """sha256 of an IndexIDMap2-over-flat index's ids and vectors, in the order the file holds them."""
+    h = hashlib.sha256()
+    h.update(faiss.vector_to_array(index.id_map).astype(np.int64).tobytes())
+    h.update(faiss.vector_to_array(faiss.downcast_index(index.index).codes).tobytes())
+    return h.hexdigest()
 
 
 def file_name(kind: str, model_id: str) -> str:
@@ -69,31 +81,17 @@ class VectorIndex:
         try:
             m = json.loads(self._manifest_path().read_text())
             return m if isinstance(m.get("files"), dict) else {"files": {}}
-        except (OSError, json.JSONDecodeError, AttributeError):
+        except (OSError, ValueError, AttributeError):
             return {"files": {}}
 
     def _write_manifest(self, m: dict[str, Any]) -> None:
         _atomic_write(self._manifest_path(), json.dumps(m, indent=1, sort_keys=True).encode())
 
+    def repair(self) -> None:
+        """Make index/ a folder again if something else took its place (it only holds a cache)."""
+        self.data.repair_index_dir()
+
     # -- sync -------------------------------------------------------------------------------------
-    def _sqlite_ids(self, kind: str, model_id: str) -> np.ndarray:
-        rows = self.store.db.execute("SELECT id FROM vectors WHERE kind = ? AND model_id = ? ORDER BY id",
-                                     [kind, model_id]).fetchall()
-        return np.array([r[0] for r in rows], dtype=np.int64)
-
-    def _generation(self) -> tuple[int, int] | None:
-        """A value that changes whenever the database may have changed since it was last read.
-
-        `PRAGMA data_version` moves when another connection (another process, or another Store in
-        this one) commits; `total_changes` counts this connection's own writes. Inside an open
-        transaction the answer is None: its writes may still be rolled back, which neither undoes.
-        """
-        conn = self.store.db.conn
-        # Read before asking about the transaction: a write that starts in between (another thread
-        # on this connection) then moves total_changes past what is remembered, never behind it.
-        gen = (int(conn.execute("PRAGMA data_version").fetchone()[0]), int(conn.total_changes))
-        return None if conn.in_transaction else gen
-
     def ensure(self, kind: str, model_id: str) -> faiss.Index:
         """The index of (kind, model_id), loaded from disk when it agrees with SQLite, else rebuilt.
 
@@ -104,11 +102,11 @@ class VectorIndex:
             key = (kind, model_id)
             cached = self._cache.get(key)
             path = self.data.index_dir / file_name(kind, model_id)
-            gen = self._generation()
+            gen = self.store.generation()
             if cached is not None and gen is not None and cached.generation == gen \
                     and _stat(path) == cached.stat:
                 return cached.index
-            want = ids_checksum(self._sqlite_ids(kind, model_id))
+            want = ids_checksum(self.store.vector_ids(kind, model_id))
             if cached is not None and cached.checksum == want and _stat(path) == cached.stat:
                 cached.generation = gen  # other rows changed, these ids did not
                 return cached.index
@@ -120,18 +118,19 @@ class VectorIndex:
 
     def _load(self, kind: str, model_id: str, path: Path, want: str) -> faiss.Index | None:
         entry = self.manifest()["files"].get(path.name)
-        if entry is None or entry.get("ids_sha256") != want or entry.get("model_id") != model_id \
-                or not path.is_file():
+        if not isinstance(entry, dict) or entry.get("ids_sha256") != want or entry.get("model_id") != model_id \
+                or not entry.get("content_sha256") or not path.is_file():
             return None
         try:
             index = faiss.read_index(str(path))
             ids = faiss.vector_to_array(index.id_map) if hasattr(index, "id_map") else None
+            content = content_checksum(index) if ids is not None else None
         except Exception as exc:  # noqa: BLE001 - a damaged file is simply rebuilt
-            log.warning("FAISS file %s is unreadable (%s); rebuilding", path.name, exc)
+            log.info("FAISS file %s is unreadable (%s); rebuilding", path.name, type(exc).__name__)
             return None
         if ids is None or index.ntotal != entry.get("count") or ids_checksum(ids) != want \
-                or (index.ntotal and index.d != entry.get("dim")):
-            log.warning("FAISS file %s disagrees with SQLite; rebuilding", path.name)
+                or content != entry["content_sha256"] or (index.ntotal and index.d != entry.get("dim")):
+            log.info("FAISS file %s disagrees with its manifest or SQLite; rebuilding", path.name)
             return None
         return index
 
@@ -143,19 +142,18 @@ class VectorIndex:
             vecs = np.ascontiguousarray(vecs, dtype=np.float32)
             faiss.normalize_L2(vecs)
             index.add_with_ids(vecs, ids)
-        self.data.index_dir.mkdir(parents=True, exist_ok=True)
+        self.repair()
         _atomic_write(path, faiss.serialize_index(index).tobytes())
         m = self.manifest()
         m["files"][path.name] = {"kind": kind, "model_id": model_id, "dim": dim, "count": int(len(ids)),
-                                 "ids_sha256": ids_checksum(ids)}
+                                 "ids_sha256": ids_checksum(ids), "content_sha256": content_checksum(index)}
         self._write_manifest(m)
         self.rebuilds += 1
         return index
 
     def sync_all(self) -> None:
         """Bring every (kind, model_id) in SQLite up to date on disk, and drop files of vanished ones."""
-        pairs = [(r[0], r[1]) for r in self.store.db.execute(
-            "SELECT DISTINCT kind, model_id FROM vectors").fetchall()]
+        pairs = self.store.vector_kinds()
         for kind, model_id in pairs:
             self.ensure(kind, model_id)
         with self._lock:
@@ -197,8 +195,14 @@ def _stat(path: Path) -> tuple[int, int]:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write a file so that readers see the old bytes or the new ones, never a mix."""
+    """Write a file so that readers see the old bytes or the new ones, never a mix.
+
+    A folder (or anything but a file or a link) in the file's place is cleared first: in index/
+    everything is rebuilt from SQLite, so nothing of value is lost.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -5,14 +5,10 @@ run in order; each one's compute runs in a worker process (`memory.worker`) and 
 one transaction together with its `stages` row, so a run killed at any point leaves the video
 `indexing` with whole stages done, and the next run continues at the first stage not done.
 
-Stage contract (each stage is a module):
-    NAME: str
-    compute(ctx: StageContext) -> Any          # in the worker process; picklable result
-    write(store, video_id, result) -> dict     # in this process, inside store.atomic(); returns counts
+The stages and their contract: `memory.stages`.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import logging
 import threading
@@ -23,55 +19,21 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from assets import sha256_file
+from assets.errors import UserError
 from memory.datadir import DataDir
+from memory.decode import DecodeError, check_regular_file
+from memory.stages import DEFAULT_STAGES, StageContext
 from memory.store import Store, Video
-from memory.worker import WorkerConfig, WorkerError, run_stage
+from memory.worker import WorkerConfig, WorkerError, run_stage, user_line
 
 log = logging.getLogger(__name__)
-
-# The issue-3 stages (speech, ocr, text_vectors) join when their modules exist.
-DEFAULT_STAGES: tuple[str, ...] = (
-    "memory.probe", "memory.shots", "memory.keyframes", "memory.image_vectors",
-    "memory.speech", "memory.ocr", "memory.text_vectors",
-)
 
 Progress = Callable[[str, float, str], None]  # (stage name, fraction 0..1, message)
 
 
-class IndexingError(RuntimeError):
+class IndexingError(UserError, RuntimeError):
     """Indexing failed; the message is one line for the user."""
-
-
-@dataclass(frozen=True)
-class StageContext:
-    """What a stage's compute gets in its worker process (picklable)."""
-
-    video_id: int                     # videos.id (0 while the probe checks a file not yet stored)
-    path: str                         # the video file
-    data_root: str                    # the data dir; the store is <data_root>/library.db
-    models_dir: str                   # where offline model copies live
-    facts: dict[str, Any]             # probe facts: duration_s, fps, width, height, rotation, has_audio
-    config: dict[str, Any]            # this stage's options
-
-    def report(self, fraction: float, message: str = "") -> None:
-        """Report progress inside the stage (throttled; forwarded to the main process)."""
-        now = time.monotonic()
-        last = self.__dict__.get("_last_report", 0.0)
-        if now - last < 0.25 and fraction < 1.0:
-            return
-        object.__setattr__(self, "_last_report", now)
-        fraction = min(1.0, max(0.0, float(fraction)))
-        q = self.__dict__.get("_progress_queue")
-        if q is not None:
-            q.put(("progress", fraction, message))
-            return
-        cb = self.__dict__.get("_progress_callback")
-        if cb is not None:
-            cb(fraction, message)
-
-    def open_store(self) -> Store:
-        """The library, opened read-only in spirit: stages read earlier stages' rows from it."""
-        return Store(Path(self.data_root) / "library.db")
 
 
 @dataclass(frozen=True)
@@ -83,21 +45,8 @@ class IndexerConfig:
     time_limit_base_s: float = 600.0                   # every stage's time limit starts here ...
     time_limit_per_video_s: float = 6.0                # ... plus this many seconds per second of video
     memory_limit_bytes: int | None = WorkerConfig().memory_limit_bytes  # RLIMIT_AS of each worker
+    warn_unreadable: float = 0.0                       # more of the video undecodable than this: a warning
     in_process: bool = False                           # run stages in this process (debugging only)
-
-
-def sha256_file(path: Path, progress: Callable[[float], None] | None = None, chunk: int = 8 << 20) -> str:
-    """The hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    size = max(1, path.stat().st_size)
-    done = 0
-    with path.open("rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-            done += len(block)
-            if progress:
-                progress(done / size)
-    return h.hexdigest()
 
 
 def load_stages(names: tuple[str, ...]) -> list[ModuleType]:
@@ -113,18 +62,30 @@ def load_stages(names: tuple[str, ...]) -> list[ModuleType]:
     return mods
 
 
+def unreadable_fraction(store: Store, video_id: int) -> float:
+    """The largest share of the video that any stage could not decode (0.0 when all of it decoded)."""
+    return max((float(s["info"].get("unreadable_fraction") or 0.0) for s in store.stages(video_id).values()),
+               default=0.0)
+
+
+def damage_warning(fraction: float) -> str:
+    """The note a ready video carries when part of it could not be decoded."""
+    pct = f"{fraction:.1%}" if fraction >= 0.001 else "under 0.1%"
+    return f"warning: {pct} of the video could not be decoded (damaged data); the rest is indexed"
+
+
 def summary(store: Store, video: Video, seconds: float) -> dict[str, Any]:
     """The JSON of `python -m memory index` for a video."""
-    def count(table: str) -> int:
-        return int(store.db.execute(f"SELECT COUNT(*) FROM {table} WHERE video_id = ?", [video.id]).fetchone()[0])
     return {
         "video_id": video.id,
         "duration_s": video.duration_s,
-        "shots": count("shots"),
-        "keyframes": count("frames"),
-        "speech_segments": count("speech"),
-        "ocr_lines": count("ocr"),
+        "shots": store.count("shots", video.id),
+        "keyframes": store.count("frames", video.id),
+        "speech_segments": store.count("speech", video.id),
+        "ocr_lines": store.count("ocr", video.id),
         "visual": bool(video.visual),
+        "unreadable_fraction": round(unreadable_fraction(store, video.id), 6),
+        "warning": video.error if video.status == "ready" else None,
         "seconds": round(seconds, 3),
     }
 
@@ -172,10 +133,10 @@ class Indexer:
         """Index a file (or finish indexing it); return the summary JSON. Raises IndexingError."""
         t0 = time.perf_counter()
         p = Path(path).expanduser().resolve()
-        if not p.is_file():
-            raise IndexingError(f"{p.name}: no such file")
-        if p.stat().st_size == 0:
-            raise IndexingError(f"{p.name}: the file is empty (0 bytes)")
+        try:
+            check_regular_file(p)
+        except DecodeError as exc:
+            raise IndexingError(str(exc)) from None
         sha = sha256_file(p, (lambda f: progress("hash", f, "hashing")) if progress else None)
         # Two uploads of the same file in one app: the second waits and then finds it done.
         with _video_lock(sha):
@@ -200,19 +161,22 @@ class Indexer:
             video = self.store.video(video.id)  # facts may have been filled by the probe
             try:
                 result, seconds = self._run(mod, self._ctx(video.id, p, _facts(video), mod.NAME), progress)
-                with self.store.atomic() as db:
+                with self.store.atomic():
                     info = mod.write(self.store, video.id, result)
                     self.store.mark_stage(video.id, mod.NAME, seconds, info or {})
-                    for dep in self._dependents(mod.NAME):
-                        db.execute("DELETE FROM stages WHERE video_id = ? AND name = ?", [video.id, dep])
-            except Exception as exc:  # noqa: BLE001 - any failure fails this video, with one line
-                msg = " ".join(str(exc).split()) or type(exc).__name__
+                    self.store.clear_stages(video.id, self._dependents(mod.NAME))
+            except Exception as exc:  # noqa: BLE001 - any failure fails this video, with one plain line
+                msg = user_line(exc)
+                log.debug("stage %s failed", mod.NAME, exc_info=True)
                 self.store.update_video(video.id, status="failed", error=msg)
                 raise IndexingError(msg) from exc
             if progress:
                 progress(mod.NAME, 1.0, "done")
-        if self.store.video(video.id).status != "ready":
-            self.store.update_video(video.id, status="ready", error=None)
+        lost = unreadable_fraction(self.store, video.id)
+        note = damage_warning(lost) if lost > self.config.warn_unreadable else None
+        current = self.store.video(video.id)
+        if current.status != "ready" or current.error != note:
+            self.store.update_video(video.id, status="ready", error=note)
         video = self.store.video(video.id)
         if self.on_finished:
             self.on_finished(video)

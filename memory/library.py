@@ -11,18 +11,25 @@ from typing import Any
 
 from PIL import Image
 
+from assets import sha256_file
+from assets.errors import UserError
+
 from memory import decode
 from memory.datadir import DataDir
 from memory.encoders import EncoderSpec, EncoderUnavailable, ImageTextEncoder, load_encoder, resolve_encoder
 from memory.index import VectorIndex
-from memory.indexer import Indexer, IndexerConfig, IndexingError, sha256_file
+from memory.indexer import Indexer, IndexerConfig, IndexingError
 from memory.search import SearchConfig
 from memory.search import search as _search
-from memory.store import Store, Video
+from memory.store import Store, Video, parse_row_id
 from memory.types import Clip
 
 
-class LibraryError(Exception):
+# "auto", None, a local folder or Hugging Face name, a spec, or a loaded encoder (see `Library.__init__`).
+EncoderChoice = str | os.PathLike | EncoderSpec | ImageTextEncoder | None
+
+
+class LibraryError(UserError):
     """A problem worth one line to the user (unknown video, unreadable file, failed indexing)."""
 
 
@@ -38,7 +45,7 @@ class Library:
     """A data dir's videos and everything derived from them."""
 
     def __init__(self, data_dir: DataDir | str | os.PathLike | None = None,
-                 image_encoder: Any = "auto", config: LibraryConfig = LibraryConfig()) -> None:
+                 image_encoder: EncoderChoice = "auto", config: LibraryConfig = LibraryConfig()) -> None:
         """`image_encoder`: "auto" (find CLIP/SigLIP weights), None (no visual channel), a local
         folder or Hugging Face name, an EncoderSpec, or a loaded ImageTextEncoder."""
         self.data = (data_dir if isinstance(data_dir, DataDir) else DataDir.resolve(data_dir)).ensure()
@@ -73,33 +80,54 @@ class Library:
         """Every video in the library, oldest first."""
         return self.store.videos()
 
+    def video(self, video_id: int | str) -> Video | None:
+        """The video with this row id, or None (also for an id that is not a whole number)."""
+        vid = parse_row_id(video_id)
+        return self.store.video(vid) if vid is not None else None
+
+    def row_counts(self) -> dict[int, dict[str, int]]:
+        """Per video, its shots, speech segments and on-screen text lines, in one query."""
+        return self.store.row_counts(("shots", "speech", "ocr"))
+
+    def finished_stages(self) -> dict[int, set[str]]:
+        """Per video, the indexing stages it has finished, in one query."""
+        return self.store.finished_stages()
+
+    def forget_stages(self, video_id: int) -> None:
+        """Mark every stage of a video undone, so that indexing its file again redoes them all."""
+        v = self._video(video_id)
+        self.store.clear_stages(v.id, list(self.store.stages(v.id)))
+        self.store.update_video(v.id, status="indexing", error=None)
+
     def find_video(self, ref: str | int) -> Video:
         """A video by row id, sha256 (or a prefix of >= 8 hex chars), or file path (hashed)."""
         if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
-            v = self.store.video(int(ref))
+            v = self.video(ref)
             if v is None:
-                raise LibraryError(f"no video with id {int(ref)} in {self.data.root}")
+                shown = str(ref).strip()
+                raise LibraryError(f"no video with id {shown if len(shown) <= 20 else shown[:20] + '…'}")
             return v
         s = str(ref).strip()
         if re.fullmatch(r"[0-9a-fA-F]{8,64}", s) and not Path(s).exists():
-            rows = list(self.store.db.query("SELECT id FROM videos WHERE sha256 LIKE ? LIMIT 2", [s.lower() + "%"]))
-            if len(rows) == 1:
-                return self.store.video(rows[0]["id"])  # type: ignore[return-value]
-            if len(rows) > 1:
+            ids = self.store.video_ids_by_sha_prefix(s.lower(), limit=2)
+            if len(ids) == 1:
+                return self._video(ids[0])
+            if len(ids) > 1:
                 raise LibraryError(f"sha256 prefix {s} matches more than one video; give more characters")
-            raise LibraryError(f"no video with sha256 {s}… in {self.data.root}")
+            raise LibraryError(f"no video with sha256 {s}…")
         p = Path(s).expanduser()
         if not p.is_file():
-            raise LibraryError(f"{s}: neither a video id, a sha256, nor an existing file")
+            raise LibraryError(f"{p.name or s[:40]}: neither a video id, a sha256, nor an existing file")
         v = self.store.video_by_sha(sha256_file(p))
         if v is None:
             raise LibraryError(f"{p.name} is not indexed yet (run: python -m memory index {s})")
         return v
 
-    def _video(self, video_id: int) -> Video:
-        v = self.store.video(int(video_id))
+    def _video(self, video_id: int | str) -> Video:
+        v = self.video(video_id)
         if v is None:
-            raise LibraryError(f"no video with id {video_id}")
+            shown = str(video_id).strip()
+            raise LibraryError(f"no video with id {shown if len(shown) <= 20 else shown[:20] + '…'}")
         return v
 
     def _indexer_config(self) -> IndexerConfig:
@@ -128,34 +156,28 @@ class Library:
     # -- reading ----------------------------------------------------------------------------------
     def shots(self, video_id: int) -> list[dict[str, Any]]:
         """Shots in order: idx, start_s, end_s, keyframe_s, thumb (absolute path or None)."""
-        rows = self.store.db.query(
-            "SELECT idx, start_s, end_s, keyframe_s, thumb FROM shots WHERE video_id = ? ORDER BY idx", [video_id])
-        return [{**r, "thumb": str(self.data.root / r["thumb"]) if r["thumb"] else None} for r in rows]
-
-    def _span_rows(self, table: str, cols: str, video_id: int, start_s: float | None,
-                   end_s: float | None) -> list[dict[str, Any]]:
-        sql, args = f"SELECT {cols} FROM {table} WHERE video_id = ?", [video_id]
-        if start_s is not None:
-            sql, args = sql + " AND end_s >= ?", args + [start_s]
-        if end_s is not None:
-            sql, args = sql + " AND start_s <= ?", args + [end_s]
-        return list(self.store.db.query(sql + " ORDER BY start_s", args))
+        vid = parse_row_id(video_id)
+        rows = self.store.shots(vid) if vid else []
+        return [{"idx": r["idx"], "start_s": r["start_s"], "end_s": r["end_s"], "keyframe_s": r["keyframe_s"],
+                 "thumb": str(self.data.root / r["thumb"]) if r["thumb"] else None} for r in rows]
 
     def transcript(self, video_id: int, start_s: float | None = None, end_s: float | None = None
                    ) -> list[dict[str, Any]]:
         """Speech segments (start_s, end_s, text) overlapping the range."""
-        return self._span_rows("speech", "start_s, end_s, text", video_id, start_s, end_s)
+        vid = parse_row_id(video_id)
+        return self.store.text_spans("speech", vid, start_s, end_s) if vid else []
 
     def screen_text(self, video_id: int, start_s: float | None = None, end_s: float | None = None
                     ) -> list[dict[str, Any]]:
         """On-screen text lines (start_s, end_s, text, conf) overlapping the range."""
-        return self._span_rows("ocr", "start_s, end_s, text, conf", video_id, start_s, end_s)
+        vid = parse_row_id(video_id)
+        return self.store.text_spans("ocr", vid, start_s, end_s) if vid else []
 
     def frame_at(self, video_id: int, t_s: float, max_side: int | None = None) -> Image.Image:
         """The upright frame on screen at t_s (clamped to the video), by accurate seek."""
         v = self._video(video_id)
         if not Path(v.path).is_file():
-            raise LibraryError(f"the file of video {v.id} is gone: {v.path}")
+            raise LibraryError(f"the file of video {v.id} ({Path(v.path).name}) is gone")
         t = max(0.0, min(float(t_s), max(0.0, (v.duration_s or 0.0) - 1e-3)))
         try:
             return decode.frame_at(v.path, t, max_side=max_side)

@@ -1,8 +1,9 @@
 """Hybrid search: channels rank moments of a video, reciprocal rank fusion merges them into clips.
 
 A channel is a function `(library, video_id, query, k, start_s, end_s) -> list[ChannelHit]`,
-best first, registered by name. This module owns the registry, the fusion and the image channel;
-the speech, OCR and full-text channels register themselves from `memory.text_search`.
+best first, registered by name. This module owns the registry and the fusion; the channels register
+themselves from the modules beside it: "image" from `memory.image_search`, "speech", "ocr" and
+"fts" from `memory.text_search`.
 """
 from __future__ import annotations
 
@@ -12,9 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
-
-from memory.types import Clip
+from memory.types import CHANNELS, Clip
 
 if TYPE_CHECKING:
     from memory.library import Library
@@ -51,7 +50,7 @@ class SearchConfig:
 
 _REGISTRY: dict[str, Searcher] = {}
 # Modules that register channels on import; a missing one is simply not there yet.
-_PLUGINS = ("memory.text_search",)
+_PLUGINS = ("memory.image_search", "memory.text_search")
 _plugins_loaded = False
 
 
@@ -162,7 +161,7 @@ def _clip(g: _Group, video_id: int, config: SearchConfig) -> Clip:
                 thumb=pic.thumb if pic else None, keyframe_s=pic.keyframe_s if pic else None, extra=extra)
 
 
-def search(library: "Library", video_id: int, query: str, k: int = 5, start_s: float | None = None,
+def search(library: Library, video_id: int, query: str, k: int = 5, start_s: float | None = None,
            end_s: float | None = None, channels: Sequence[str] | None = None,
            config: SearchConfig = SearchConfig()) -> list[Clip]:
     """Rank moments of one video for a text query across channels; the top k merged clips."""
@@ -172,10 +171,11 @@ def search(library: "Library", video_id: int, query: str, k: int = 5, start_s: f
     if k < 1:
         raise ValueError("k must be at least 1")
     _load_plugins()
-    names = list(_REGISTRY) if channels is None else list(channels)
+    known = _channel_names()
+    names = known if channels is None else list(channels)
     unknown = [n for n in names if n not in _REGISTRY]
     if unknown:
-        raise ValueError(f"unknown search channel(s): {', '.join(unknown)} (known: {', '.join(_REGISTRY)})")
+        raise ValueError(f"unknown search channel(s): {', '.join(unknown)} (known: {', '.join(known)})")
     want = max(config.min_channel_k, config.per_channel * k)
     ranked: dict[str, list[ChannelHit]] = {}
     token = _per_search.set({})
@@ -191,6 +191,13 @@ def search(library: "Library", video_id: int, query: str, k: int = 5, start_s: f
     return [_with_shot_thumb(library, c) for c in clips]
 
 
+def _channel_names() -> list[str]:
+    """The registered channels, those of `CHANNELS` first in its order (fusion breaks ties by this
+    order, so it must not depend on which channel module happened to be imported first)."""
+    rank = {name: i for i, name in enumerate(CHANNELS)}
+    return sorted(_REGISTRY, key=lambda n: rank.get(n, len(rank)))
+
+
 def _in_range(hit: ChannelHit, start_s: float | None, end_s: float | None) -> bool:
     if start_s is not None and hit.end_s < start_s:
         return False
@@ -199,57 +206,13 @@ def _in_range(hit: ChannelHit, start_s: float | None, end_s: float | None) -> bo
     return True
 
 
-def _with_shot_thumb(library: "Library", clip: Clip) -> Clip:
+def _with_shot_thumb(library: Library, clip: Clip) -> Clip:
     """A text-only clip borrows the thumbnail of the shot it falls in."""
     if clip.thumb:
         return clip
     mid = (clip.start_s + clip.end_s) / 2
-    rows = list(library.store.db.query(
-        "SELECT keyframe_s, thumb FROM shots WHERE video_id = ? AND start_s <= ? ORDER BY start_s DESC LIMIT 1",
-        [clip.video_id, mid]))
-    if not rows or not rows[0]["thumb"]:
+    shot = library.store.shot_at(clip.video_id, mid)
+    if shot is None or not shot["thumb"]:
         return clip
-    return replace(clip, thumb=str(library.data.root / rows[0]["thumb"]),
-                   keyframe_s=clip.keyframe_s if clip.keyframe_s is not None else rows[0]["keyframe_s"])
-
-
-# -- the image channel ------------------------------------------------------------------------------
-
-def image_channel(library: "Library", video_id: int, query: str, k: int,
-                  start_s: float | None, end_s: float | None) -> list[ChannelHit]:
-    """Shots whose keyframes' image vectors are nearest to the query's text vector."""
-    enc = library.image_encoder()
-    if enc is None:
-        return []
-    # The candidates' shot and frame come with the ids in one query, so that ranking costs no
-    # further query per hit (a video has a few keyframes per shot: these rows stay small).
-    sql = ("SELECT v.id, s.id, s.start_s, s.end_s, f.t_s, f.thumb FROM vectors v "
-           "JOIN frames f ON f.id = v.ref_id JOIN shots s ON s.id = f.shot_id "
-           "WHERE v.kind = 'image' AND v.model_id = ? AND v.video_id = ?")
-    args: list[Any] = [enc.model_id, video_id]
-    if start_s is not None:
-        sql, args = sql + " AND s.end_s >= ?", args + [start_s]
-    if end_s is not None:
-        sql, args = sql + " AND s.start_s <= ?", args + [end_s]
-    by_id = {r[0]: r for r in library.store.db.execute(sql, args).fetchall()}
-    if not by_id:
-        return []
-    allowed = np.array(list(by_id), dtype=np.int64)
-    q = enc.encode_texts([query])  # [1, dim], L2-normalised
-    scores, ids = library.index.search("image", enc.model_id, q, min(len(allowed), k * 3), allowed)
-    hits: list[ChannelHit] = []
-    seen_shots: set[int] = set()
-    for vid, score in zip(ids[0].tolist(), scores[0].tolist()):
-        row = by_id.get(vid)  # None for FAISS's -1 padding
-        if row is None or row[1] in seen_shots:
-            continue  # one hit per shot: its best frame
-        _, shot_id, shot_start, shot_end, t_s, thumb = row
-        seen_shots.add(shot_id)
-        hits.append(ChannelHit(start_s=shot_start, end_s=shot_end, score=float(score),
-                               thumb=str(library.data.root / thumb) if thumb else None, keyframe_s=t_s))
-        if len(hits) >= k:
-            break
-    return hits
-
-
-register_channel("image", image_channel)
+    return replace(clip, thumb=str(library.data.root / shot["thumb"]),
+                   keyframe_s=clip.keyframe_s if clip.keyframe_s is not None else shot["keyframe_s"])

@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from memory.search import ChannelHit, register_channel, shared
-from memory.text_vectors import MODEL_ID, embed
+from memory.search import ChannelHit, Searcher, register_channel, shared
+from memory.text_encoder import MODEL_ID, embed
 
 if TYPE_CHECKING:
     from memory.library import Library
@@ -48,28 +48,14 @@ class TextSearchConfig:
 CONFIG = TextSearchConfig()
 
 
-def _range_sql(start_s: float | None, end_s: float | None, alias: str) -> tuple[str, list[Any]]:
-    sql, args = "", []
-    if start_s is not None:
-        sql, args = sql + f" AND {alias}.end_s >= ?", args + [float(start_s)]
-    if end_s is not None:
-        sql, args = sql + f" AND {alias}.start_s <= ?", args + [float(end_s)]
-    return sql, args
-
-
-def _vector_channel(kind: str) -> Any:
+def _vector_channel(kind: str) -> Searcher:
     """A searcher over the MiniLM vectors of one kind of text ("speech" or "ocr")."""
 
-    def searcher(library: "Library", video_id: int, query: str, k: int, start_s: float | None,
+    def searcher(library: Library, video_id: int, query: str, k: int, start_s: float | None,
                  end_s: float | None) -> list[ChannelHit]:
-        rng, args = _range_sql(start_s, end_s, "t")
-        rows = library.store.db.execute(
-            f"SELECT v.id, t.start_s, t.end_s, t.text FROM vectors v JOIN {kind} t ON t.id = v.ref_id "
-            f"WHERE v.kind = ? AND v.model_id = ? AND v.video_id = ?{rng}",
-            [kind, MODEL_ID, video_id, *args]).fetchall()
-        if not rows:
+        by_id = library.store.text_candidates(kind, video_id, MODEL_ID, start_s, end_s)
+        if not by_id:
             return []
-        by_id = {r[0]: r for r in rows}
         # Speech and OCR share the query's vector: one MiniLM pass per search, not one per channel.
         q = shared(("text_query", MODEL_ID, query),
                    lambda: embed([query], library.data.models_dir))  # [1, 384]
@@ -79,7 +65,7 @@ def _vector_channel(kind: str) -> Any:
         for vid, score in zip(ids[0].tolist(), scores[0].tolist()):
             row = by_id.get(vid)
             if row is not None and score >= CONFIG.min_score:
-                hits.append(ChannelHit(start_s=float(row[1]), end_s=float(row[2]), score=float(score), snippet=row[3]))
+                hits.append(ChannelHit(start_s=float(row[0]), end_s=float(row[1]), score=float(score), snippet=row[2]))
         return hits
 
     searcher.__name__ = f"{kind}_channel"
@@ -105,7 +91,7 @@ def fts_query(text: str) -> str | None:
     return " OR ".join(_quote(t) for t in terms) if terms else None
 
 
-def fts_channel(library: "Library", video_id: int, query: str, k: int, start_s: float | None,
+def fts_channel(library: Library, video_id: int, query: str, k: int, start_s: float | None,
                 end_s: float | None) -> list[ChannelHit]:
     """Speech segments and OCR lines that contain the query's words, ranked by BM25 over both."""
     match = fts_query(query)
@@ -113,23 +99,15 @@ def fts_channel(library: "Library", video_id: int, query: str, k: int, start_s: 
         return []
     terms = _terms(query)
     need = max(1, math.ceil(CONFIG.fts_min_coverage * len(terms)))
-    db = library.store.db
     hits: list[tuple[float, ChannelHit]] = []
-    for table in ("speech", "ocr"):
-        rng, args = _range_sql(start_s, end_s, "t")
-        rows = db.execute(
-            f"SELECT t.id, t.start_s, t.end_s, t.text, bm25({table}_fts) AS rank FROM {table}_fts "
-            f"JOIN {table} t ON t.rowid = {table}_fts.rowid "
-            f"WHERE {table}_fts MATCH ? AND t.video_id = ?{rng} ORDER BY rank LIMIT ?",
-            [match, video_id, *args, int(k) * 4]).fetchall()
+    for kind in ("speech", "ocr"):
+        rows = library.store.fts_matches(kind, match, video_id, int(k) * 4, start_s, end_s)
         if not rows:
             continue
         covered = {r[0]: 0 for r in rows}
         if need > 1:  # count the query words each candidate holds (FTS5 applies the same stemming)
-            marks = ",".join("?" * len(covered))
             for term in terms:
-                for (rowid,) in db.execute(f"SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ? "
-                                           f"AND rowid IN ({marks})", [_quote(term), *covered]).fetchall():
+                for rowid in library.store.fts_subset(kind, _quote(term), list(covered)):
                     covered[rowid] += 1
         for rid, start, end, text, rank in rows:
             if need > 1 and covered[rid] < need:

@@ -5,10 +5,10 @@ import importlib
 import sys
 
 VERBS = {
-    "fetch": "model.assets",    # offline model weights into the data dir
-    "convert": "model.convert",  # GQA -> M2LA conversion
-    "heal": "model.heal",        # short distillation toward the source model
-    "bench": "model.bench",      # KV bytes, perplexity and decode speed, JSON
+    "fetch": "assets.fetch",         # offline model weights into the data dir
+    "convert": "model.convert.cli",  # GQA -> M2LA conversion
+    "heal": "model.convert.heal",    # short distillation toward the source model
+    "bench": "bench.m2la",           # alias of `python -m bench m2la`: KV bytes, perplexity and decode speed, JSON
 }
 
 

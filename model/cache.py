@@ -11,8 +11,7 @@ def column_capacity(max_len: int) -> int:
 
     The integer GEMMs read such a store a row of S tokens at a time; rows that start 64-byte aligned, at
     strides that are not multiples of 128 (so never of 4,096, where every row maps to the same cache
-    sets), read fastest. 30 layers x 8K tokens x 184, scores and values, one thread, medians of 6
-    rounds: stride 8,211 (the bench's max_len) 20.6 ms, 8,192 25.4, 10,240 20.4, 8,256 17.7-19.7.
+    sets), read fastest.
     """
     blocks = -(-max_len // 64)
     return 64 * (blocks + 1 - blocks % 2)
@@ -43,8 +42,7 @@ class LatentKVCache:
         self.batch, self.max_len, self.dtype, self.device = batch, max_len, dtype, torch.device(device)
         self.int8 = int8
         # a CPU decode step reads int8 rows with integer GEMMs, which pack their right operand from the
-        # rows' columns: stored as [B, width, S] (a token a column) that packing reads memory in order
-        # (30 layers x 8K tokens x 184, one thread: 17.4 against 19.4 ms for the scores and values);
+        # rows' columns: stored as [B, width, S] (a token a column) that packing reads memory in order;
         # preallocated, S is padded to column_capacity (the padding is never read)
         self.columns = int8 and self.device.type == "cpu"
         self.lengths = [0] * layers
@@ -91,8 +89,7 @@ class LatentKVCache:
         values, still to be multiplied by their scales: a decode step folds the S scales into its
         scores and probabilities instead of dequantising S x width values. `cast` hands them over in
         `dtype`, copied into one scratch buffer shared by the layers (valid until the next call):
-        reusing it spares a fresh S x width allocation per layer and step (30 layers' attention at 8K
-        tokens, r=120/d=64, one thread: 35 against 50-64 ms a step); `cast=False` hands over the
+        reusing it spares a fresh S x width allocation per layer and step; `cast=False` hands over the
         int8 storage itself (a CPU decode step scores it with integer products, model.latent_quant).
         """
         self._append(layer, new)

@@ -4,9 +4,9 @@ llguidance compiles the schema into a token-level matcher over the model's vocab
 processor masks every token the grammar forbids. A token budget is respected too: near the end of
 the budget the processor switches to a deterministic close-out plan (close strings, objects and
 arrays with the fewest tokens), so a constrained decode always ends in JSON that validates, even
-from a random model. Library choice by measurement: see `python -m model.grammar_compare` (llguidance: ~11 us
-median per mask on SmolLM2's 49K vocabulary, has matcher copies for the close-out plan, rejects unsupported
-schema keywords; xgrammar 0.2.8: ~1.3 us, needs another package; both are negligible next to a forward).
+from a random model. Library choice by measurement (`python -m bench.grammar_compare`): llguidance has matcher
+copies for the close-out plan and rejects unsupported schema keywords; xgrammar needs another package; a mask
+from either costs little next to a forward.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def _ll_tokenizer_cached(key: int, hf_tokenizer: Any) -> llguidance.LLTokenizer:
 
 
 def ll_tokenizer(hf_tokenizer: Any) -> llguidance.LLTokenizer:
-    """llguidance's view of a fast Hugging Face tokenizer (built once per tokenizer, ~0.4 s)."""
+    """llguidance's view of a fast Hugging Face tokenizer (built once per tokenizer: it walks the vocabulary)."""
     return _ll_tokenizer_cached(id(hf_tokenizer), hf_tokenizer)
 
 

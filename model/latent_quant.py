@@ -2,13 +2,12 @@
 
 One scale per token and layer (the row's largest magnitude / 127) follows the tokens whose latents are
 far larger than the rest (the first token, an attention sink), which one scale per channel would let
-flatten every other token (SmolLM2 r=128/d=64 one-shot, 16 held-out windows: 23.11 unquantised, 23.24
-per row, 25.58 per channel). float8 was as good (23.31) but PyTorch casts it ~50x slower than int8 on
-CPU (5 ms against 0.1 ms for an 8K-token layer), which a decode step pays on every layer.
+flatten every other token (perplexity: docs/). float8 was as good but PyTorch casts it far slower than
+int8 on CPU, which a decode step pays on every layer.
 
 On a CPU a decode step reads the int8 rows as stored, with integer products: its query against the
 whole rows (`int8_scores`), its probabilities against their value columns (`int8_values`), instead of
-first casting S x W values to float. Where model.attend_kernel builds, that fused kernel does the same
+first casting S x W values to float. Where model.kernels.attend_kernel builds, that fused kernel does the same
 in one call per layer (the same two-part query; the probabilities in three uint8 parts), and these
 torch ops are its fallback.
 """
@@ -53,8 +52,8 @@ def split_int8(x: torch.Tensor, parts: int, nonneg: bool = False) -> tuple[torch
     step / (2 * LO_STEPS**(parts - 1)) a value, with step = max|row| / 127 (three parts reach fp32's own
     rounding of the row: a few ulps of its largest value). `nonneg`: the caller knows x >= 0."""
     m, xf = x.shape[1], x.float()
-    # abs().amax(): torch.linalg.vector_norm(ord=inf) computes the same in one reduction but took 195
-    # against 12.6 us for 9 x 8K probabilities on this CPU (one thread); `nonneg` rows (probabilities) skip abs
+    # abs().amax(): torch.linalg.vector_norm(ord=inf) computes the same in one reduction but is slower on a
+    # CPU; `nonneg` rows (probabilities) skip abs
     step = (xf if nonneg else xf.abs()).amax(-1, keepdim=True).clamp_min_(1e-30).div_(127)  # [B, M, 1]
     rest = xf / step  # a fresh tensor: the parts are peeled off it in place
     out = torch.empty(x.shape[0], parts * m, x.shape[2], dtype=torch.int8, device=x.device)
@@ -99,11 +98,9 @@ def int8_scores(q: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     Each query row splits into two int8 parts (split_int8), so it is off by at most max|q| / 64,516 per
     value; one integer GEMM (torch._int_mm, exact int32 sums) then scores both parts against the rows as
     stored, sparing a CPU decode step the float copy of every cached row and the float GEMM over it.
-    Two parts are a speed/precision trade: on the lite model (2,048 held-out tokens, the last 8 decoded)
-    the logits stay within 0.41% of the largest logit of the full forward (KL 4.7e-5 a token; bf16
-    weights are 1.5% and 1.7e-3 off the same fp32 forward). A third part would make them equal to
-    1e-6 and cost the step a third more integer products (8K tokens, one thread: 1.27x transformers'
-    speed with it, against 1.34x for the two-part scores with float values in the same pair of runs).
+    Two parts are a speed/precision trade: on the lite model the logits stay closer to the full forward's
+    than bf16 weights do (tests/test_latent_quant.py holds the bound); a third part would make them
+    equal to about 1e-6 and cost the step a third more integer products.
     """
     parts, step = split_int8(q, 2)
     return combine_parts(_int_mm_batched(parts, rows.transpose(1, 2)), step, depth=rows.shape[-1])

@@ -2,8 +2,8 @@
 
 The lite profile's model is SmolLM2-135M-Instruct. The first load reads the GGUF with transformers
 (`gguf_file=`), converts it to M2LA with model.convert at the default (kv_rank, rope_dim), calibrated on
-model.corpus's calibration text, fits each attention layer to the source's on that text for about a
-minute (model.layerwise: the cheap first stage of `heal`), and writes the result (weights + tokenizer) to
+model.convert.corpus's calibration text, fits each attention layer to the source's on that text for about a
+minute (model.convert.layerwise: the cheap first stage of `heal`), and writes the result (weights + tokenizer) to
 `<models_dir>/converted/<name>-r<R>-d<D>-<fingerprint>/`; every later load reads that folder and never
 the GGUF. The fingerprint hashes CONVERTER_VERSION with every conversion option, and is also written
 into the folder (converter.json): a cache made by another converter version or other options is
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from model.assets import ASSETS, default_models_dir, resolve
+from assets import ASSETS, default_models_dir, resolve
 
 if TYPE_CHECKING:
     from model.chat import ChatModel
@@ -36,12 +36,11 @@ LITE_MODEL = "smollm2-135m-instruct"
 
 @dataclass(frozen=True)
 class LiteDefaults:
-    """The lite profile's conversion setting, picked by `python -m model bench` (see the report/README)."""
+    """The lite profile's conversion setting, picked by `python -m bench m2la` (see the report/README)."""
 
-    # An int8 cache holds twice the latent of a bf16 one in the same bytes. On all 56 held-out windows
-    # (source 12.51) after a 30-minute heal: r=120/d=64 int8 13.50 (1.08x) against r=64/d=32 bf16 16.67
-    # (1.33x), both 4x smaller than GQA's cache; its one-token decode reads twice the values, so it is slower
-    # on CPU (docs/design-notes.md). Re-pick when model.convert changes: its numbers moved between versions.
+    # An int8 cache holds twice the latent of a bf16 one in the same bytes: after a heal, r=120/d=64 int8
+    # beat r=64/d=32 bf16 on held-out perplexity at the same 4x smaller cache than GQA's; its one-token
+    # decode reads twice the values (figures: docs/). Re-pick when model.convert changes.
     kv_rank: int = 120  # latent width r: (120 + 64) bytes + a 2-byte scale, x 30 layers = 5,580 B a token,
     #                     4.13x smaller than GQA's 384 bf16 values (23,040 B)
     rope_dim: int = 64  # width of the one shared RoPE key (32 of the 96 rotary pairs of SmolLM2's 3 KV heads)
@@ -50,15 +49,12 @@ class LiteDefaults:
     #                           prompts stay near 2K (agent.context's 1,800-token event budget plus the system
     #                           prompt), far below SmolLM2's 8K, so pairs that only turn past 2K need no rotation
     rank_allocation: str = "spectrum"  # kv_rank is the mean: layers whose keys/values are nearly low-rank give
-    #                                    latent width to the others (same cache; SmolLM2 300 layer-wise steps a
-    #                                    layer then 150 end-to-end steps: held-out ppl 18.73 vs 18.97 uniform)
+    #                                    latent width to the others (same cache; lower held-out ppl than uniform)
     calib_windows: int = 32  # calibration windows for the activation-aware factorisation and the layer fit,
     #                          spread evenly over every calibration document (not the licences alone)
     calib_seq: int = 512  # tokens per calibration window
-    fit_steps: int = 60  # layer-wise fitting steps per attention layer after the conversion (model.layerwise):
-    #                      once; perplexity on all the held-out text then 14.85 (source 12.51; it was 26.7
-    #                      at r=64/d=32 bf16);
-    #                      0: one-shot only
+    fit_steps: int = 60  # layer-wise fitting steps per attention layer after the conversion (model.convert.layerwise),
+    #                      once; 0: one-shot only
 
 
 LITE = LiteDefaults()
@@ -177,7 +173,7 @@ def prune_older_versions(folder: Path) -> list[Path]:
 
 def calibration_ids(tokenizer: Any, windows: int = LITE.calib_windows, seq: int = LITE.calib_seq) -> torch.Tensor:
     """Calibration token windows [N, seq], evenly spaced over the project's calibration corpus."""
-    from model.corpus import token_windows
+    from model.convert.corpus import token_windows
 
     return token_windows(tokenizer, "calib", seq, windows)
 
@@ -199,7 +195,7 @@ def convert_lite(kv_rank: int = LITE.kv_rank, rope_dim: int = LITE.rope_dim,
         m2la = convert_model(source, kv_rank, rope_dim, calib_input_ids=calib, method=method,
                              options=lite_convert_options())
     if options["fit_steps"]:
-        from model.layerwise import LayerFitConfig, fit_layers
+        from model.convert.layerwise import LayerFitConfig, fit_layers
 
         fit_layers(m2la, source, calib, LayerFitConfig(max_steps=options["fit_steps"]))
     out.parent.mkdir(parents=True, exist_ok=True)

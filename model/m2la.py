@@ -16,7 +16,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from model import attend_kernel
+from model.kernels import attend_kernel
 from model.latent_quant import int8_scores, int8_values, round_trip
 from model.layers import RMSNorm
 
@@ -301,7 +301,7 @@ class M2LAAttention(nn.Module):
         keys, and their first r columns (a strided view read in place) as values. With the int8
         cache's scales [B, S, 1] each row's scale multiplies its score and its probability instead of
         the S x (r+dr) values. int8 `rows` (a CPU cache's column store, as stored) go to the fused
-        kernel (model.attend_kernel) where this machine can build it, else to integer products
+        kernel (model.kernels.attend_kernel) where this machine can build it, else to integer products
         (latent_quant.int8_scores and int8_values). `hidden` [S] (a static cache's) marks rows that
         are not tokens yet.
         """

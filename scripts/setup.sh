@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(ffmpeg tesseract-ocr tesseract-ocr-eng espeak-ng chromium sox g++)  # g++: model/attend_kernel.cpp
+debs=(ffmpeg tesseract-ocr tesseract-ocr-eng espeak-ng chromium sox g++)  # g++: model/kernels/attend_kernel.cpp
 missing=()
 for d in "${debs[@]}"; do dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d"); done
 if ((${#missing[@]})); then
@@ -29,4 +29,4 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 
 # Offline copies of the real weights (SmolLM2, faster-whisper, MiniLM), checked by sha256.
-if [ -f model/assets.py ]; then "$py" -m model fetch --offline; fi
+if [ -f assets/fetch.py ]; then "$py" -m model fetch --offline; fi

@@ -78,7 +78,9 @@ def test_unknown_format_is_refused_by_the_parser(tmp_path: Path) -> None:
 
 def test_user_errors_print_one_line_and_bugs_keep_their_traceback(monkeypatch: pytest.MonkeyPatch,
                                                                   capsys) -> None:
-    weights_missing = type("WeightsMissing", (RuntimeError,), {})  # memory's, without importing it
+    from assets.errors import UserError
+
+    weights_missing = type("WeightsMissing", (UserError, RuntimeError), {})  # as memory's, without importing it
 
     def fail(exc: BaseException):
         def verb(_a) -> int:

@@ -18,7 +18,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory, narrated):
 
     root = tmp_path_factory.mktemp("e2e")
     truth = narrated  # the session's video: indexing only reads it
-    from memory.weights import WeightsMissing
+    from assets import WeightsMissing
 
     lib = Library(root / "data")
     try:
@@ -35,7 +35,7 @@ def policy(indexed):
     import torch
 
     from agent.policy import PolicyError, make_policy
-    from model.assets import AssetError
+    from assets import AssetError
 
     # One thread: on a shared 2-core machine more threads oversubscribe and decode many times slower.
     threads = torch.get_num_threads()

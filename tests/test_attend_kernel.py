@@ -1,4 +1,4 @@
-"""The fused CPU decode-attention kernel (model/attend_kernel.cpp): its arithmetic, its use, its build."""
+"""The fused CPU decode-attention kernel (model/kernels/attend_kernel.cpp): its arithmetic, its use, its build."""
 from __future__ import annotations
 
 import stat
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from model import attend_kernel
+from model.kernels import attend_kernel
 from model.cache import LatentKVCache
 from model.latent_quant import split_int8
 from tests.fixtures.tiny_lm import tiny_m2la

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from model.cache import LatentKVCache
-from model.convert import ConvertOptions, attention_input_moments, convert_model, main
+from model.convert import ConvertOptions, attention_input_moments, convert_model
+from model.convert.cli import main
 from model.lm import M2LAForCausalLM
 from model.m2la import M2LAConfig
 from tests.fixtures.tiny_lm import VOCAB, mrope_positions, tiny_llama, tiny_qwen2, tiny_qwen2_vl

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from model.corpus import evenly, texts, token_windows
+from model.convert.corpus import evenly, texts, token_windows
 
 
 class CharTokenizer:

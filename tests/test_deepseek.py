@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.deepseek import from_hf, load_deepseek
+from model.convert.deepseek import from_hf, load_deepseek
 from model.generate import generate
 
 YARN = {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0, "original_max_position_embeddings": 64,

@@ -57,7 +57,7 @@ def test_cuda_nf4_stays_close_and_generates() -> None:
     import bitsandbytes as bnb
 
     from model.load import quantize_nf4
-    from model.ppl import logits_of
+    from model.convert.ppl import logits_of
 
     from tests.tiny_chat import tiny_llama as tiny_chat_llama
 

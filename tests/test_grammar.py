@@ -106,7 +106,7 @@ def test_real_vocabulary_tool_call():
     """SmolLM2's own 49K vocabulary (merged tokens such as `"]]`), with a random model on top."""
     from transformers import AutoTokenizer
 
-    from model.assets import AssetError
+    from assets import AssetError
     from model.load import smollm2_gguf
 
     try:

@@ -6,8 +6,8 @@ import json
 import pytest
 import torch
 
-from model.heal import HealConfig, distill_kl, heal, heldout_kl, main, sparse_kl, teacher_topk
-from model.ppl import perplexity
+from model.convert.heal import HealConfig, distill_kl, heal, heldout_kl, main, sparse_kl, teacher_topk
+from model.convert.ppl import perplexity
 from tests.tiny_chat import tiny_llama, tiny_tokenizer
 
 
@@ -48,7 +48,7 @@ def test_heal_lowers_heldout_kl_and_ppl_gap():
 
 
 def test_layerwise_stage_fits_windows_spread_over_the_whole_set(monkeypatch):
-    import model.heal as heal_module
+    import model.convert.heal as heal_module
 
     teacher, student = _pair()
     train = torch.arange(3, 3 + 16 * 64).view(16, 64) % 300  # 16 distinguishable windows

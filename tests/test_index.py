@@ -9,7 +9,7 @@ import faiss
 import numpy as np
 import pytest
 
-from memory.index import VectorIndex, file_name, ids_checksum
+from memory.index import VectorIndex, content_checksum, file_name, ids_checksum
 from memory.store import Store
 
 
@@ -34,7 +34,8 @@ def test_ids_are_sqlite_row_ids_and_identical_vectors_rank_first(data_dir, fresh
     assert got[:, 0].tolist() == [ids[3], ids[17]]
     assert scores[:, 0] == pytest.approx([1.0, 1.0], abs=1e-5)
     m = json.loads((data_dir.index_dir / "manifest.json").read_text())["files"][file_name("image", "m1")]
-    assert m == {"kind": "image", "model_id": "m1", "dim": 8, "count": 50, "ids_sha256": ids_checksum(np.array(ids))}
+    assert m == {"kind": "image", "model_id": "m1", "dim": 8, "count": 50, "ids_sha256": ids_checksum(np.array(ids)),
+                 "content_sha256": content_checksum(index)}
 
 
 def test_allowed_ids_restrict_the_search(data_dir, fresh_db: Store) -> None:

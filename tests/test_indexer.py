@@ -18,8 +18,8 @@ from memory.worker import WorkerConfig, WorkerError, run_stage
 from tests.fixtures import synth
 from tests.fixtures.tiny_clip import save_tiny_clip
 
-VISUAL = ("memory.probe", "memory.shots", "memory.keyframes", "memory.image_vectors")
-WITH_CRASH = ("memory.probe", "memory.shots", "tests.fixtures.crash_stage", "memory.keyframes", "memory.image_vectors")
+VISUAL = tuple(f"memory.stages.{name}" for name in ("probe", "shots", "keyframes", "image_vectors"))
+WITH_CRASH = (*VISUAL[:2], "tests.fixtures.crash_stage", *VISUAL[2:])
 TABLES = ("videos", "stages", "shots", "frames", "vectors", "speech", "ocr")
 
 
@@ -147,7 +147,7 @@ def test_bad_files_leave_no_rows(tmp_path: Path, data_dir: DataDir, clip: Path) 
 
 
 def test_worker_memory_limit_gives_a_clear_error() -> None:
-    from memory.indexer import StageContext
+    from memory.stages import StageContext
     ctx = StageContext(0, "", "", "", {}, {"mode": "oom"})
     with pytest.raises(WorkerError, match="out of memory"):
         run_stage("tests.fixtures.crash_stage", ctx, WorkerConfig(time_limit_s=60, memory_limit_bytes=2 * 2**30))

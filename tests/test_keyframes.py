@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from memory.keyframes import KeyframeConfig, choose_times
+from memory.stages.keyframes import KeyframeConfig, choose_times
 from memory.library import Library
 from tests.fixtures import synth
 

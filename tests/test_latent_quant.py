@@ -169,10 +169,10 @@ def test_int8_values_are_the_float_sums_within_the_three_part_bound() -> None:
 
 
 def test_cpu_decode_reads_the_stored_int8_rows_with_integer_products(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without the fused kernel (model.attend_kernel, tested on its own) scores and the value sum both take
+    """Without the fused kernel (model.kernels.attend_kernel, tested on its own) scores and the value sum both take
     the cache's int8 storage itself (no float copy of the rows)."""
     import model.m2la as m2la
-    from model import attend_kernel
+    from model.kernels import attend_kernel
 
     monkeypatch.setattr(attend_kernel, "applies", lambda *a: False)
 
@@ -205,9 +205,10 @@ def test_cpu_int8_decode_of_real_smollm2_weights_stays_near_its_full_forward() -
     where it builds), gives the full forward's logits to 0.5% of the largest and KL 1e-4 a token (measured:
     kernel 0.083%, 2.0e-6; torch ops 0.091%, 1.8e-6; one-part query scores measured 1.6% and 7.6e-4, so
     this holds the split to its second part)."""
-    from model.assets import AssetError
-    from model.bench import BenchConfig, weight_svd_default
-    from model.corpus import token_windows
+    from assets import AssetError
+    from bench.m2la_config import BenchConfig
+    from bench.m2la_decode import weight_svd_default
+    from model.convert.corpus import token_windows
     from model.load import load_gguf_source, smollm2_gguf
 
     try:

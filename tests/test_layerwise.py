@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.layerwise import LayerFitConfig, capture_attention_io, cosine, fit_layers
+from model.convert.layerwise import LayerFitConfig, capture_attention_io, cosine, fit_layers
 from tests.tiny_chat import tiny_llama
 
 
@@ -72,7 +72,7 @@ def test_cosine_schedule_ends_at_zero():
 
 
 def test_budget_counts_steps_or_time_and_always_takes_one():
-    from model.layerwise import budget
+    from model.convert.layerwise import budget
 
     assert list(budget(4, 0.0)) == [0.0, 0.25, 0.5, 0.75]
     assert len(list(budget(None, 0.0))) == 1  # no time left: still one step

@@ -8,7 +8,7 @@ import torch
 
 import model.convert
 import model.load as load
-from model.ppl import logits_of
+from model.convert.ppl import logits_of
 from tests.tiny_chat import tiny_llama, tiny_tokenizer
 
 
@@ -176,7 +176,7 @@ def test_attn_implementation_is_sdpa_without_cuda():
 @pytest.mark.slow
 def test_real_smollm2_gguf_convert_cache_reload_nf4(tmp_path, monkeypatch):
     """SmolLM2-135M-Instruct from its GGUF: converted once, cached, reloaded equal; nf4 stays close."""
-    from model.assets import AssetError
+    from assets import AssetError
 
     try:
         gguf = load.smollm2_gguf()

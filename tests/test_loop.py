@@ -1,15 +1,15 @@
 """The MCR loop with scripted policies: event sequences, the verification gate, budgets, model errors."""
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
 
 from agent import prompts
-from agent.loop import Budget, open_schema, run
-from agent.policy import ScriptedPolicy, first_choice
+from agent.loop import Budget, run
+from agent.planners import first_choice
+from agent.policy import ScriptedPolicy
 from agent.session import list_sessions, load_session, replay, session_json
 from tests.fixtures.agent_fake import Row, fake_library
 
@@ -233,12 +233,6 @@ def test_narrow_policy_moves_on_when_a_verification_fails(tmp_path: Path) -> Non
     assert events[-1].status == "answered" and "umbrella is bright yellow" in events[-1].text
     assert [(c["start_s"], c["end_s"]) for c in events[-1].citations] == [(10.0, 14.0)]
     lib.close()
-
-
-def test_open_schema_offers_every_action() -> None:
-    names = [o["properties"]["action"]["const"] for o in open_schema()["anyOf"]]
-    assert names == ["retrieve_clip", "verify_frame", "answer"]
-    json.dumps(open_schema())
 
 
 def test_on_the_real_library_with_real_search_and_decoding(data_dir, tmp_path: Path) -> None:

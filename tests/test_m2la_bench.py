@@ -50,8 +50,8 @@ def test_bench_refuses_what_it_cannot_do_in_one_line(args, message):
 
 
 def test_smollm2_shapes_match_its_gguf():
-    from model.assets import AssetError
-    from model.bench import SMOLLM2_135M_SHAPES
+    from assets import AssetError
+    from bench.m2la_config import SMOLLM2_135M_SHAPES
     from model.load import load_gguf_source, smollm2_gguf
 
     try:
@@ -66,7 +66,7 @@ def test_smollm2_shapes_match_its_gguf():
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_quick_bench_reports_the_summary_and_heal_helps():
-    from model.assets import AssetError
+    from assets import AssetError
     from model.load import smollm2_gguf
 
     try:

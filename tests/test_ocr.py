@@ -1,4 +1,5 @@
-"""On-screen text: tesseract on prepared frames, frame choice within shots, merged spans, the stage's rows."""
+"""On-screen text: the page reader on prepared frames, frame choice within shots, the line reader over
+every sample, merged spans, the stage's rows."""
 from __future__ import annotations
 
 import os
@@ -9,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from memory import ocr
-from memory.ocr import OcrConfig, _Read, _Shot, merge_lines, read_text, scan
+from memory.stages import ocr
+from memory.stages.ocr import OcrConfig, _Read, _Shot, merge_lines, merge_spans, read_text, scan, scan_lines
 from memory.store import Store
 from tests.fixtures.narrated import FONT, Narrated
 
@@ -115,6 +116,31 @@ def test_every_screen_line_of_the_fixture_is_read_with_its_span(narrated: Narrat
         assert abs(s["start_s"] - truth.start_s) <= 1.0, (truth, s)
         assert truth.end_s - 1.5 <= s["end_s"] <= truth.end_s, (truth, s)  # seen until the last sample before it left
     assert len(spans) == len(narrated.screen)  # nothing read that is not there
+
+
+def test_merge_spans_joins_a_line_across_runs_of_samples() -> None:
+    spans = [
+        {"start_s": 0.0, "end_s": 29.0, "text": "Alder Family Foundation", "conf": 0.9},
+        {"start_s": 30.0, "end_s": 34.0, "text": "Alder Farnily Foundation", "conf": 0.7},  # the next run
+        {"start_s": 3.0, "end_s": 5.0, "text": "Made possible with support from", "conf": 0.9},
+        {"start_s": 50.0, "end_s": 52.0, "text": "Alder Family Foundation", "conf": 0.9},  # back after a gap
+    ]
+    got = [(s["text"], s["start_s"], s["end_s"]) for s in merge_spans(spans)]
+    assert got == [("Alder Family Foundation", 0.0, 34.0), ("Made possible with support from", 3.0, 5.0),
+                   ("Alder Family Foundation", 50.0, 52.0)]  # the better reading kept
+
+
+def test_the_line_reader_reads_every_screen_line_of_the_fixture_with_its_span(narrated: Narrated) -> None:
+    shots = [_Shot(s.start_s, s.end_s, ()) for s in narrated.scenes]
+    spans, counts = scan_lines(str(narrated.path), shots, OcrConfig(), duration_s=narrated.duration_s)
+    lines = merge_spans(spans)
+    assert counts["samples"] >= narrated.duration_s - 1
+    for truth in narrated.screen:
+        match = [s for s in lines if _norm(s["text"]) == _norm(truth.text)]
+        assert len(match) == 1, (truth.text, lines)
+        assert abs(match[0]["start_s"] - truth.start_s) <= 1.0, (truth, match[0])
+        assert truth.end_s - 1.5 <= match[0]["end_s"] <= truth.end_s, (truth, match[0])
+    assert len(lines) == len(narrated.screen), lines  # nothing read that is not there
 
 
 def test_write_replaces_rows_and_invalidates_text_vectors(fresh_db: Store) -> None:

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from PIL import Image
 
-from agent.loop import open_schema
+from agent.planners import open_schema
 from agent.policy import (VERDICT_SCHEMA, LocalPolicy, OpenAIPolicy, PolicyError, ScriptedPolicy, make_policy,
                           parse_json)
 

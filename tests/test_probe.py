@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from memory.decode import DecodeError, frame_at, frames_at
-from memory.probe import probe_file
+from memory.stages.probe import probe_file
 from tests.fixtures import synth
 
 # Durations from the media README; fps and sizes from the same table.

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from memory import image_search
 from memory import search as search_mod
 from memory import text_search
 from memory.datadir import DataDir
@@ -15,11 +16,11 @@ from memory.index import file_name
 from memory.indexer import IndexerConfig
 from memory.library import Library, LibraryConfig, LibraryError
 from memory.search import ChannelHit, SearchConfig, fuse
-from memory.text_vectors import MODEL_ID
+from memory.text_encoder import MODEL_ID
 from tests.fixtures import synth
 from tests.fixtures.tiny_clip import save_tiny_clip
 
-VISUAL = ("memory.probe", "memory.shots", "memory.keyframes", "memory.image_vectors")
+VISUAL = tuple(f"memory.stages.{name}" for name in ("probe", "shots", "keyframes", "image_vectors"))
 
 
 def test_rrf_prefers_moments_found_by_several_channels() -> None:
@@ -182,7 +183,7 @@ def test_image_channel_reads_its_hits_in_one_query(indexed, query: str, start_s,
     statements: list[str] = []
     lib.store.db.conn.set_trace_callback(statements.append)
     try:
-        hits = search_mod.image_channel(lib, vid, query, k, start_s, end_s)
+        hits = image_search.image_channel(lib, vid, query, k, start_s, end_s)
     finally:
         lib.store.db.conn.set_trace_callback(None)
     assert hits == expected  # the same hits, in the same order

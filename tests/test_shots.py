@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from memory.shots import ShotConfig, detect_cuts, split_spans
+from memory.stages.shots import ShotConfig, detect_cuts, split_spans
 from tests.fixtures import synth
 
 FPS = 25

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from bench.retrieval import wer
-from memory import speech
-from memory.speech import SpeechConfig, transcribe
+from memory.stages import speech
+from memory.stages.speech import SpeechConfig, transcribe
 from memory.store import Store
 from tests.fixtures.narrated import Narrated, make_silent
 

@@ -8,7 +8,7 @@ from memory import text_search
 from memory.index import file_name
 from memory.library import Library
 from memory.text_search import fts_query
-from memory.text_vectors import MODEL_ID
+from memory.text_encoder import MODEL_ID
 from tests.fixtures.narrated import Narrated
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]

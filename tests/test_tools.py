@@ -62,9 +62,9 @@ def test_times_are_clamped_to_the_video(lib) -> None:
 
 def test_retrieval_gives_stable_refs_and_passes_the_range(lib) -> None:
     b = box(lib)
-    first = b.retrieve_clip(b.prepare("retrieve_clip", {"query": "umbrella dog"}), step=2)
+    first = b.run("retrieve_clip", b.prepare("retrieve_clip", {"query": "umbrella dog"}), step=2)
     assert [c["ref"] for c in first] == ["c1", "c2"]
-    again = b.retrieve_clip(b.prepare("retrieve_clip", {"query": "dog", "start_s": 30}), step=5)
+    again = b.run("retrieve_clip", b.prepare("retrieve_clip", {"query": "dog", "start_s": 30}), step=5)
     assert [c["ref"] for c in again] == ["c2"]  # the same span keeps its ref
     assert lib.searches[-1]["start_s"] == 30.0
     assert set(b.clips) == {"c1", "c2"} and b.clips["c1"]["step"] == 2
@@ -73,13 +73,13 @@ def test_retrieval_gives_stable_refs_and_passes_the_range(lib) -> None:
 def test_an_unavailable_channel_becomes_the_models_error(lib) -> None:
     b = box(lib)
     with pytest.raises(ToolArgumentError, match="image"):
-        b.retrieve_clip(b.prepare("retrieve_clip", {"query": "x", "modality": "image"}), step=1)
+        b.run("retrieve_clip", b.prepare("retrieve_clip", {"query": "x", "modality": "image"}), step=1)
 
 
 def test_transcript_supports_a_claim_and_the_frame_is_saved_under_the_data_dir(lib) -> None:
     b = box(lib)
-    b.retrieve_clip(b.prepare("retrieve_clip", {"query": "umbrella"}), step=1)
-    v = b.verify_frame(b.prepare("verify_frame", {"clip": "c1", "claim": "the umbrella is yellow"}), step=4)
+    b.run("retrieve_clip", b.prepare("retrieve_clip", {"query": "umbrella"}), step=1)
+    v = b.run("verify_frame", b.prepare("verify_frame", {"clip": "c1", "claim": "the umbrella is yellow"}), step=4)
     assert v.verdict == "supported" and "transcript" in v.methods and v.scores["transcript"] == 1.0
     assert v.ref == "c1" and 10.0 <= v.t_s <= 14.0
     thumb = Path(v.thumb)
@@ -89,22 +89,22 @@ def test_transcript_supports_a_claim_and_the_frame_is_saved_under_the_data_dir(l
 
 def test_model_text_never_reaches_the_file_system(lib) -> None:
     b = box(lib)
-    v = b.verify_frame(b.prepare("verify_frame", {"t_s": 12, "claim": "../../../../tmp/pwned umbrella"}), step=9)
+    v = b.run("verify_frame", b.prepare("verify_frame", {"t_s": 12, "claim": "../../../../tmp/pwned umbrella"}), step=9)
     assert Path(v.thumb).name == "s3_n9_0.jpg"
     assert not Path("/tmp/pwned").exists()
 
 
 def test_screen_text_supports_and_a_missing_quote_refutes(lib) -> None:
     b = box(lib, cfg={})
-    ok = b.verify_frame(b.prepare("verify_frame", {"t_s": 65, "claim": "the gate code is 4821"}), step=1)
+    ok = b.run("verify_frame", b.prepare("verify_frame", {"t_s": 65, "claim": "the gate code is 4821"}), step=1)
     assert ok.verdict == "supported" and "ocr" in ok.methods
-    bad = b.verify_frame(b.prepare("verify_frame", {"t_s": 65, "claim": "the sign says \"EXIT 7\""}), step=2)
+    bad = b.run("verify_frame", b.prepare("verify_frame", {"t_s": 65, "claim": "the sign says \"EXIT 7\""}), step=2)
     assert bad.verdict == "refuted" and "not on screen" in bad.evidence
 
 
 def test_an_unrelated_claim_stays_uncertain(lib) -> None:
     b = box(lib)
-    v = b.verify_frame(b.prepare("verify_frame", {"t_s": 42, "claim": "a giraffe eats pizza"}), step=1)
+    v = b.run("verify_frame", b.prepare("verify_frame", {"t_s": 42, "claim": "a giraffe eats pizza"}), step=1)
     assert v.verdict == "uncertain" and "transcript" in v.methods and set(v.methods) <= {"transcript", "ocr"}
     assert v.scores["transcript"] == 0.0
 
@@ -117,7 +117,7 @@ def test_a_vlm_verdict_is_used_where_the_policy_sees_images(lib) -> None:
         return "no", "the frame shows a blue screen"
 
     b = box(lib, judge=judge)
-    v = b.verify_frame(b.prepare("verify_frame", {"t_s": 100, "claim": "a red car"}), step=1)
+    v = b.run("verify_frame", b.prepare("verify_frame", {"t_s": 100, "claim": "a red car"}), step=1)
     assert v.verdict == "refuted" and v.methods[0] == "vlm" and "blue screen" in v.evidence
     assert seen == [(1, (480, 270), "a red car")]  # full resolution frames
 
@@ -139,14 +139,13 @@ class ColourEncoder:
 def test_clip_similarity_against_contrast_prompts(lib) -> None:
     lib.encoder = ColourEncoder()  # the fake frames are dark blue (40, 60, 120)
     b = box(lib, cfg={"contrasts": ("a red screen", "a green screen")})
-    v = b.verify_frame(b.prepare("verify_frame", {"t_s": 100, "claim": "a blue screen"}), step=1)
+    v = b.run("verify_frame", b.prepare("verify_frame", {"t_s": 100, "claim": "a blue screen"}), step=1)
     assert "clip" in v.methods and v.scores["clip"] > 0.9 and v.verdict == "supported"
     p_red = clip_probability(ColourEncoder(), [lib.frame_at(1, 100)], "a red screen", ("a blue screen",))
     assert p_red < 0.1
 
 
-def test_frames_are_read_with_ocr_when_the_ocr_module_exists(lib) -> None:
-    pytest.importorskip("memory.ocr")
+def test_frames_are_read_with_ocr(lib) -> None:
     lib.screen = []  # nothing indexed: only reading the frame can find the text
     lib_frame_text = Row(60, 70, "GATE CODE 4821")
     b = box(lib)
@@ -154,5 +153,5 @@ def test_frames_are_read_with_ocr_when_the_ocr_module_exists(lib) -> None:
     img = lib.frame_at(1, 65)
     lib.screen = []
     lib.frame_at = lambda vid, t, max_side=None: img
-    v = b.verify_frame(b.prepare("verify_frame", {"t_s": 65, "claim": "gate code 4821"}), step=1)
+    v = b.run("verify_frame", b.prepare("verify_frame", {"t_s": 65, "claim": "gate code 4821"}), step=1)
     assert "ocr" in v.methods and v.verdict == "supported"

@@ -1,13 +1,15 @@
 """The page's callbacks on a real Library (no media, no model): the library poll's cost and rows, the
-Export tab's wiring, and where an upload is copied before indexing."""
+Export tab's downloads, and where an upload is copied before indexing."""
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from agent.export import ExportError
 from memory.library import Library
 from ui.handlers import Handlers
 from ui.jobs import plain_error
@@ -59,7 +61,7 @@ def _poll_cost(h: Handlers, last_sig: str | None) -> tuple[int, int, tuple]:
     h.jobs.snapshot = counting_snapshot  # type: ignore[method-assign]
     h.store.db.conn.set_trace_callback(statements.append)
     try:
-        out = h.poll(last_sig)
+        out = h.library_tab.poll(last_sig)
     finally:
         h.store.db.conn.set_trace_callback(None)
         h.jobs.snapshot = real_snapshot  # type: ignore[method-assign]
@@ -85,7 +87,7 @@ def test_poll_costs_the_same_few_queries_whatever_the_library_size(handlers: Han
 
 def test_library_rows_count_each_videos_own_rows(handlers: Handlers) -> None:
     ids = [_add_video(handlers.library, i, n) for i, n in enumerate(SHOT_COUNTS)]
-    rows = {r[0]: r for r in handlers.library_rows()}
+    rows = {r[0]: r for r in handlers.library_tab.library_rows()}
     for i, (vid, n) in enumerate(zip(ids, SHOT_COUNTS)):
         row = rows[vid]
         assert row[1] == f"clip{i}.mp4" and row[4] == n
@@ -95,33 +97,53 @@ def test_library_rows_count_each_videos_own_rows(handlers: Handlers) -> None:
             assert row[2] == "indexing" and row[5] == "visual ✗ (no image model) · speech … · text …"
 
 
-def test_library_rows_of_an_empty_library(handlers: Handlers) -> None:
-    assert handlers.library_rows() == []
-    html, rows, *_ = handlers.poll(None)
-    assert rows == [] and "No indexing running" in html
+def test_an_empty_library_says_so(handlers: Handlers) -> None:
+    assert handlers.library_tab.library_rows() == []
+    html, rows, *_ = handlers.library_tab.poll(None)
+    assert rows == [] and "library is empty" in html
+    _add_video(handlers.library, 0, 1)
+    assert "library is empty" not in handlers.library_tab.poll(None)[0]
 
 
-def test_exports_are_prepared_by_the_button_only(handlers: Handlers) -> None:
-    from ui.layout import build_app
-
-    demo, h = build_app(handlers.library, lambda: None)
-    try:
-        preparing = [f for f in demo.fns.values() if f.fn == h.prepare_exports]
-        clearing = [f for f in demo.fns.values() if f.fn == h.clear_exports]
-        assert len(preparing) == 1 and preparing[0].api_name == "export"
-        assert [t[1] for t in preparing[0].targets] == ["click"]
-        assert len(clearing) == 1 and [t[1] for t in clearing[0].targets] == ["input"]
-    finally:
-        h.jobs.stop()
-        demo.close()
+def test_library_actions_wait_for_a_picked_video(handlers: Handlers) -> None:
+    assert [u["interactive"] for u in handlers.library_tab.picked_actions(None)] == [False, False]
+    assert [u["interactive"] for u in handlers.library_tab.picked_actions("3 · clip")] == [True, True]
 
 
-def test_picking_another_session_disables_the_previous_downloads(handlers: Handlers) -> None:
-    *buttons, note = handlers.clear_exports("12 · where is it")
-    assert len(buttons) == len(handlers.agent.formats)
-    assert all(b["value"] is None and b["interactive"] is False for b in buttons)
-    assert "#12" in note and "Prepare downloads" in note
-    assert handlers.clear_exports(None)[-1] == "Pick a session."
+def test_a_picked_session_gets_its_quick_downloads_but_no_cut_clips(handlers: Handlers, tmp_path: Path) -> None:
+    written: list[tuple[int, str]] = []
+
+    def fake_export(_library: object, sid: int, fmt: str) -> Path:
+        written.append((sid, fmt))
+        if fmt == "chapters":
+            raise ExportError("YouTube needs at least 3 chapters; this session cites 1 moment")
+        return tmp_path / f"session-{sid}.{fmt}"
+
+    api = handlers.ctx.agent
+    handlers.ctx._agent_api = replace(api, export=fake_export)
+    *buttons, note = handlers.export_tab.prepare_quick("12 · where is it")
+    formats = handlers.export_tab.formats()
+    assert [f for _, f in written] == [f for f in formats if f != "clips"]  # nothing is cut on a pick
+    by_fmt = dict(zip(formats, buttons))
+    assert by_fmt["srt"]["interactive"] is True and by_fmt["srt"]["value"].endswith("session-12.srt")
+    assert by_fmt["clips"]["interactive"] is False and by_fmt["chapters"]["interactive"] is False
+    assert "session #12 are ready" in note and "Cut clips" in note and "3 chapters" in note
+    written.clear()
+    *buttons, note = handlers.export_tab.prepare_clips("12")
+    assert written == [(12, "clips")] and dict(zip(formats, buttons))["clips"]["interactive"] is True
+    assert handlers.export_tab.prepare_quick(None)[-1] == "Pick a session."
+
+
+def test_a_file_that_is_not_a_video_is_refused_before_it_is_queued(handlers: Handlers, tmp_path: Path) -> None:
+    bad = tmp_path / "notavideo.mp4"
+    bad.write_bytes(b"these are not the frames you are looking for " * 200)
+    note = handlers.library_tab.upload(str(bad))
+    assert note == "“notavideo.mp4” is not a video CiteClip can read (not a video file, or a damaged one), so it was not added."
+    assert handlers.jobs.snapshot() == []
+    empty = tmp_path / "empty.mov"
+    empty.write_bytes(b"")
+    assert "empty" in handlers.library_tab.upload(str(empty)) and handlers.jobs.snapshot() == []
+    assert "not a video type" in handlers.library_tab.upload(str(tmp_path / "notes.txt"))
 
 
 def test_an_upload_is_copied_under_its_hash_before_indexing(handlers: Handlers, tmp_path: Path) -> None:
@@ -130,7 +152,7 @@ def test_an_upload_is_copied_under_its_hash_before_indexing(handlers: Handlers, 
     indexed: list[Path] = []
     handlers.library.index_video = lambda p, progress=None: indexed.append(Path(p)) or {"video_id": 1}
     progress: list[tuple[str, float, str]] = []
-    assert handlers._ingest_and_index(src, lambda *a: progress.append(a)) == {"video_id": 1}
+    assert handlers.library_tab.ingest_and_index(src, lambda *a: progress.append(a)) == {"video_id": 1}
     digest = hashlib.sha256(src.read_bytes()).hexdigest()
     dest = handlers.data.uploads_dir / digest[:16] / "my_clip_1_.mp4"
     assert indexed == [dest] and dest.read_bytes() == src.read_bytes()
@@ -139,9 +161,9 @@ def test_an_upload_is_copied_under_its_hash_before_indexing(handlers: Handlers, 
 
 def test_ui_errors_follow_the_clis_list() -> None:
     from agent.export import ExportError
+    from assets import WeightsMissing
 
-    weights_missing = type("WeightsMissing", (RuntimeError,), {})  # memory's, without importing it
-    assert plain_error(weights_missing("no  weights\nfor lite")) == "no weights for lite"
+    assert plain_error(WeightsMissing("no  weights\nfor lite")) == "no weights for lite"
     assert plain_error(ExportError("session 3 has no citations")) == "session 3 has no citations"
     assert plain_error(RuntimeError("boom")) == "RuntimeError: boom"  # our bug: its type is a hint
     assert plain_error(KeyError()) == "KeyError: KeyError"

@@ -24,6 +24,10 @@ def running(tmp_path_factory):
     root = tmp_path_factory.mktemp("sec") / "data"
     library = Library(root, image_encoder=None)
     data = library.data
+    video = library.store.add_video("ab" * 32, "clip", str(data.uploads_dir / ("ab" * 8) / "clip.mp4"), 9)
+    assert video.id == 1  # thumbs/1/ below belongs to it: only files the library knows are served
+    (data.uploads_dir / ("ab" * 8)).mkdir(parents=True)
+    (data.uploads_dir / ("ab" * 8) / "clip.mp4").write_bytes(b"VIDEO")
     (data.index_dir / "manifest.json").write_text('{"secret": "index"}')
     (data.root / "models").mkdir(exist_ok=True)
     (data.root / "models" / "weights.bin").write_bytes(b"MODEL-BYTES")
@@ -68,6 +72,47 @@ def test_database_index_and_models_are_never_served(running):
         assert b"secret" not in resp.content, a
 
 
+def test_hard_link_to_the_database_is_refused(running):
+    r, data = running
+    planted = data.uploads_dir / ("ab" * 8) / "x.mp4"
+    os.link(data.db_path, planted)  # `ln DATA/library.db DATA/uploads/<sha>/x.mp4`
+    stray = data.uploads_dir / "x.mp4"
+    os.link(data.db_path, stray)
+    unknown = data.thumbs_dir / "99"
+    unknown.mkdir(exist_ok=True)
+    (unknown / "a.jpg").write_bytes(b"\xff\xd8ORPHAN")  # a thumbnail of no video in the library
+    try:
+        for p in (planted, stray, unknown / "a.jpg"):
+            resp = _get(r.url, str(p))
+            assert resp.status_code == 403, (p, resp.status_code)
+            assert SQLITE_MAGIC not in resp.content and b"ORPHAN" not in resp.content
+        ok = _get(r.url, str(data.uploads_dir / ("ab" * 8) / "clip.mp4"))
+        assert ok.status_code == 200 and ok.content == b"VIDEO"  # the library's own upload still plays
+    finally:
+        planted.unlink()
+        stray.unlink()
+
+
+def test_private_events_refused_from_outside(running):
+    r, _ = running
+    fns = r.demo.fns
+    private = [i for i, f in fns.items() if f.api_visibility == "private" and f.fn is not None]
+    public = [i for i, f in fns.items() if f.api_visibility == "public" and f.api_name == "library"]
+    assert private and public
+    body = {"data": [], "fn_index": private[0], "session_hash": "outsider1", "event_data": None}
+    resp = httpx.post(r.url + "gradio_api/queue/join", json=body, timeout=10)
+    assert resp.status_code == 403
+    other_site = httpx.post(r.url + "gradio_api/queue/join", json=body, timeout=10,
+                            headers={"Origin": "http://evil.example"})
+    assert other_site.status_code == 403
+    host = r.url.split("//", 1)[1].rstrip("/")
+    page = httpx.post(r.url + "gradio_api/queue/join", json=body, timeout=10, headers={"Origin": f"http://{host}"})
+    assert page.status_code == 200  # the page itself (same origin) still runs it
+    named = httpx.post(r.url + "gradio_api/queue/join", timeout=10,
+                       json={"data": [], "fn_index": public[0], "session_hash": "outsider2"})
+    assert named.status_code == 200  # a public event stays callable by API clients
+
+
 def test_refuses_public_address_without_auth(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for extra in (["--host", "0.0.0.0"], ["--host", "192.168.1.5"], ["--share"], ["--host", "::"]):
@@ -102,7 +147,9 @@ def test_auth_file(tmp_path):
 
 def test_login_guards_files(tmp_path):
     library = Library(tmp_path / "data", image_encoder=None)
-    thumb = library.data.thumbs_dir / "x.jpg"
+    video = library.store.add_video("cd" * 32, "clip", str(tmp_path / "clip.mp4"), 9)
+    thumb = library.data.thumbs_dir / str(video.id) / "x.jpg"
+    thumb.parent.mkdir(parents=True)
     thumb.write_bytes(b"\xff\xd8JPEG")
     r = start(library, lambda: None, auth=[("ann", "secret")])
     try:

@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from ui.handlers import Handlers
+
+if TYPE_CHECKING:
+    from agent.policy import Policy
+    from memory.library import Library
 
 
 def free_port() -> int:
@@ -27,7 +32,8 @@ class Running:
         self.demo.close()
 
 
-def start(library: Any, policy_factory: Any, auth: Any = None, **config: Any) -> Running:
+def start(library: Library, policy_factory: Callable[[], Policy], auth: list[tuple[str, str]] | None = None,
+          **config: Any) -> Running:
     """Build and launch the app as app.py does (the real agent room, same serving rules), without blocking."""
     from ui.config import UIConfig
     from ui.layout import build_app, launch

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.errors import is_user_error
+from assets.errors import is_user_error
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +36,13 @@ class Job:
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> {"fraction", "message"}
     error: str | None = None                    # one line for the user
     result: dict[str, Any] | None = None        # the index JSON when done
+    reindex: bool = False                       # a video of the library indexed again (the card says so)
     created: float = field(default_factory=time.time)
     finished: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "status": self.status, "error": self.error,
-                "stages": {k: dict(v) for k, v in self.stages.items()}, "result": self.result,
+                "stages": {k: dict(v) for k, v in self.stages.items()}, "result": self.result, "reindex": self.reindex,
                 "created": self.created, "finished": self.finished}
 
 
@@ -75,13 +76,13 @@ class JobManager:
         self._thread = threading.Thread(target=self._work, name="citeclip-index", daemon=True)
         self._thread.start()
 
-    def submit(self, path: Path, title: str | None = None) -> Job:
-        """Queue `path` for indexing; returns at once."""
+    def submit(self, path: Path, title: str | None = None, reindex: bool = False) -> Job:
+        """Queue `path` for indexing (`reindex`: a library video indexed again); returns at once."""
         with self._lock:
             for j in self._jobs.values():  # the same file twice in a row is one job
                 if j.path == Path(path) and j.status in ("queued", "running"):
                     return j
-            job = Job(id=next(self._ids), title=title or Path(path).name, path=Path(path))
+            job = Job(id=next(self._ids), title=title or Path(path).name, path=Path(path), reindex=reindex)
             self._jobs[job.id] = job
         self._queue.put(job)
         return job

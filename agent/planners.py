@@ -1,0 +1,165 @@
+"""Planners: how the next step of the loop is proposed, one class per way of acting, chosen once per session.
+
+- `OpenPlanner` (capable models): any tool call with any arguments, or an answer, under one JSON schema.
+- `NarrowPlanner` (weak models, e.g. the lite profile): enumerated options at each step. Choose a query
+  among ones built from the question, choose which retrieved clip to verify and the claim, choose which
+  verified clip answers. Its choices are used; the loop's structure keeps them safe.
+
+A planner builds the schema the policy decodes under and the prompt's footer; it never runs anything.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from agent import prompts, textmatch
+from agent.tools import TOOLS, RetrieveClip, Tool, VerifyFrame, canonical
+
+if TYPE_CHECKING:
+    from agent.beliefs import Beliefs
+    from agent.policy import Policy
+
+Schema = dict[str, Any]
+ANSWER = "answer"                      # the one action that is not a tool
+
+_CITATION = {"anyOf": [{"type": "string", "pattern": "^c[0-9]{1,4}$"},
+                       {"type": "object", "properties": {"start_s": {"type": "number"}, "end_s": {"type": "number"}},
+                        "required": ["start_s", "end_s"], "additionalProperties": False}]}
+ANSWER_PARAMETERS: Schema = {
+    "type": "object",
+    "properties": {"text": {"type": "string", "maxLength": 600},
+                   "citations": {"type": "array", "items": _CITATION, "maxItems": 5}},
+    "required": ["text", "citations"], "additionalProperties": False}
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    verify_top: int = 3                # narrow: unverified clips offered for verification
+    max_new_tokens_open: int = 320     # per decision, open planner
+    max_new_tokens_narrow: int = 64    # per decision, narrow planner (an enum choice is short)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What the policy is asked for next."""
+
+    schema: Schema                     # the JSON schema its output must match
+    footer: str                        # the last prompt line: what to decide now
+    max_new_tokens: int                # generation budget of this decision
+    forced: dict[str, Any] | None = None  # the only action the schema admits: then nothing is decoded
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What a planner sees when it proposes the next step."""
+
+    n: int                             # the step number the next event will get
+    beliefs: Beliefs                   # the hypotheses so far
+    tools_left: bool                   # the tool-call budget is not spent
+    calls: Mapping[str, int] = field(default_factory=dict)  # canonical key of each executed call -> its step
+
+
+class Planner(Protocol):
+    system: str                        # the system prompt of this way of acting
+    quotes_clips: bool                 # answers are completed with the cited clips' own lines
+
+    def propose(self, now: Situation) -> Step | None:
+        """The next step, or None when nothing is left to do."""
+        ...
+
+
+def _action(name: str, parameters: Schema) -> Schema:
+    return {"type": "object", "properties": {"thought": {"type": "string", "maxLength": 300},
+                                             "action": {"const": name}, "arguments": parameters},
+            "required": ["action", "arguments"], "additionalProperties": False}
+
+
+def open_schema(tools: Mapping[str, Tool[Any, Any]] = TOOLS, calls: bool = True) -> Schema:
+    """Any tool call (unless `calls` is False) or an answer: the open planner's schema."""
+    options = [_action(t.name, t.parameters) for t in tools.values()] if calls else []
+    return {"anyOf": options + [_action(ANSWER, ANSWER_PARAMETERS)]}
+
+
+def choice_schema(action: str, choices: dict[str, list[str]]) -> Schema:
+    """One action whose every argument is one of the offered strings: the narrow planner's schema."""
+    props = {k: {"type": "string", "enum": v} for k, v in choices.items()}
+    return {"type": "object",
+            "properties": {"action": {"const": action},
+                           "arguments": {"type": "object", "properties": props, "required": list(choices),
+                                         "additionalProperties": False}},
+            "required": ["action", "arguments"], "additionalProperties": False}
+
+
+def first_choice(messages: list[dict[str, str]], schema: Schema) -> dict[str, Any]:
+    """The action a choice schema allows with every argument at its first option (a script for tests)."""
+    props = schema["properties"]
+    return {"action": props["action"]["const"],
+            "arguments": {k: v["enum"][0] for k, v in props["arguments"]["properties"].items()}}
+
+
+class OpenPlanner:
+    """Any tool call or an answer; once the tool budget is spent, one last chance to answer."""
+
+    system = prompts.SYSTEM
+    quotes_clips = False
+
+    def __init__(self, config: PlannerConfig) -> None:
+        self.config = config
+        self.answer_only_offered = False
+
+    def propose(self, now: Situation) -> Step | None:
+        if now.tools_left:
+            return Step(open_schema(), prompts.STEP_OPEN.format(n=now.n), self.config.max_new_tokens_open)
+        if self.answer_only_offered:
+            return None
+        self.answer_only_offered = True
+        return Step(open_schema(calls=False), "The tool budget is spent: answer now from verified clips.",
+                    self.config.max_new_tokens_open)
+
+
+class NarrowPlanner:
+    """Enumerated options: answer from a verified clip, else verify a retrieved one, else search."""
+
+    system = prompts.NARROW_SYSTEM
+    quotes_clips = True
+
+    def __init__(self, config: PlannerConfig, question: str, default_k: int) -> None:
+        self.config = config
+        self.question = question
+        self.default_k = default_k     # the k a retrieval gets when none is chosen (to recognise repeats)
+
+    def _choose(self, action: str, choices: dict[str, list[str]], footer: str) -> Step:
+        forced = None
+        if all(len(v) == 1 for v in choices.values()):
+            forced = {"action": action, "arguments": {k: v[0] for k, v in choices.items()}}
+        options = "\n".join(f"Options for {k}: " + " | ".join(v) for k, v in choices.items())
+        return Step(choice_schema(action, choices), footer + "\n" + options, self.config.max_new_tokens_narrow, forced)
+
+    def propose(self, now: Situation) -> Step | None:
+        supported = now.beliefs.supported()
+        if supported:
+            return self._choose(ANSWER, {"clip": [h.ref for h in supported]},
+                                prompts.STEP_ANSWER.format(n=now.n, question=self.question))
+        if not now.tools_left:
+            return None
+        unchecked = [h for h in now.beliefs.ranked() if not h.checked][: self.config.verify_top]
+        if unchecked:
+            return self._choose(VerifyFrame.name, {"clip": [h.ref for h in unchecked],
+                                                   "claim": textmatch.claim_candidates(self.question)},
+                                prompts.STEP_VERIFY.format(n=now.n))
+        # The two best unused queries: the specific ones first, the broader halves only once those were tried.
+        queries = [q for q in textmatch.query_candidates(self.question)
+                   if canonical(RetrieveClip.name, {"query": q, "k": self.default_k}) not in now.calls][:2]
+        if queries:
+            return self._choose(RetrieveClip.name, {"query": queries},
+                                prompts.STEP_PLAN.format(n=now.n, question=self.question))
+        return None
+
+
+def make_planner(policy: Policy, question: str, config: PlannerConfig, default_k: int) -> Planner:
+    """The planner for a policy's way of acting: narrow policies get enumerated options."""
+    if policy.narrow:
+        return NarrowPlanner(config, question, default_k)
+    return OpenPlanner(config)
+
