@@ -158,6 +158,7 @@ class VerificationEvent(Event):
     thumb: str | None = None           # absolute path of the frame saved under the data dir
     ref: str | None = None             # the clip ref verified (c1, ...), None for a bare timestamp
     scores: dict[str, float] = field(default_factory=dict)  # per-method score in [0, 1]
+    frames: list[dict[str, Any]] = field(default_factory=list)  # what the VLM looked at: {"t_s", "thumb"} each
     call: int | None = None            # the step number of the tool_call this answers
     error: str | None = None           # set when the call itself was invalid
 
@@ -181,6 +182,7 @@ class AnswerEvent(Event):
     text: str = ""
     status: str = "answered"           # answered | unverified | not_found
     citations: list[dict[str, Any]] = field(default_factory=list)  # video_id, start_s, end_s, confidence, evidence
+    reason: str = ""                   # why an answer is unverified or not found, in plain words ("" when answered)
 
     def to_messages(self) -> list[dict[str, str]]:
         return [{"role": "assistant", "content": f"[step {self.n}] answer ({self.status}): {self.text}"}]
@@ -222,18 +224,21 @@ class Context:
         self.events.append(event)
         return event
 
-    def to_messages(self, system: str, footer: str | None = None) -> list[dict[str, str]]:
+    def to_messages(self, system: str, footer: str | None = None, history: bool = True) -> list[dict[str, str]]:
         """The prompt: system, then every event, older ones summarised until it fits the budget.
 
         Older events are summarised oldest first, never dropped, so the policy always sees that a
-        step happened; the task and the newest `keep_recent` events stay in full.
+        step happened; the task and the newest `keep_recent` events stay in full. Without `history`
+        only the task is rendered: a choice whose options say everything needs no more, and a short
+        prompt is what keeps a small model's decision fast.
         """
-        rendered: list[list[dict[str, str]]] = [e.to_messages() for e in self.events]
+        events = self.events if history else self.events[:1]
+        rendered: list[list[dict[str, str]]] = [e.to_messages() for e in events]
         cost = [sum(self.count_tokens(m["content"]) for m in ms) for ms in rendered]
         budget = self.config.token_budget
-        protected = {0} | set(range(max(0, len(self.events) - self.config.keep_recent), len(self.events)))
+        protected = {0} | set(range(max(0, len(events) - self.config.keep_recent), len(events)))
         for shorten in ("summary", "brief"):  # summaries first; one-liners if still too long
-            for i, e in enumerate(self.events):
+            for i, e in enumerate(events):
                 if sum(cost) <= budget:
                     break
                 if i in protected or not rendered[i]:

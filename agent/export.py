@@ -194,6 +194,8 @@ def _edl(library: Library, session: Session, video: Video, cites: Cites, target:
          fmt: str, cfg: ExportConfig) -> None:
     import opentimelineio as otio
 
+    if not cites:  # an edit list of nothing: the CMX writer cannot write an empty track
+        raise ExportError("this session has no citations to put in an edit list")
     fps = float(video.fps or 25.0)
     # CMX3600 timecode exists only at SMPTE rates; other rates (10 fps, 15 fps) are written at 30.
     rate = float(round(fps)) if round(fps) in _SMPTE_RATES and abs(fps - round(fps)) < 0.01 else 30.0

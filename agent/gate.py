@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from agent import prompts, textmatch
+from agent.answer import AnswerConfig, Candidate
+from agent.answer_reader import Proposal, Reader
 from agent.beliefs import Beliefs, Hypothesis
-from agent.context import AnswerEvent, Event
-from agent.tools import VerifyFrame
+from agent.context import AnswerEvent, Event, VerificationEvent
+from agent.tools import RetrieveClip, VerifyFrame
 
 if TYPE_CHECKING:
     from memory.library import Library
@@ -37,6 +39,8 @@ TIME_REMOVED = "[time removed]"
 class GateConfig:
     max_citations: int = 3             # citations kept per answer
     time_tolerance_s: float = 1.0      # a time written in an answer within this of a returned clip is backed
+    read_top: int = 5                  # moments (best hypotheses) whose neighbourhoods are read for answers
+    not_found_margin: float = 0.12     # below floor minus this, the best quote is no answer at all: not_found
 
 
 # -- citations ------------------------------------------------------------------------------------
@@ -118,30 +122,12 @@ def claim_for(text: str, question: str) -> str:
 
 
 # -- wording --------------------------------------------------------------------------------------
-def best_line(h: Hypothesis, library: Library, video_id: int, question: str) -> str:
-    """The line of the clip's own text (snippet, transcript, on-screen text) that best matches the question.
-
-    A merged clip can hold several sentences and signs; quoting only the one that matches keeps the
-    answer to the point. All of it is memory text from inside the clip's span, never the model's.
-    """
-    lines = [p.strip() for p in re.split(r"\s*[…|]\s*", h.snippet) if p.strip()]
-    lines += [r["text"].strip() for r in library.transcript(video_id, h.start_s, h.end_s)]
-    lines += [r["text"].strip() for r in library.screen_text(video_id, h.start_s, h.end_s)]
-    lines = [ln for ln in dict.fromkeys(lines) if ln]
-    if not lines:
-        return ""
-    claim = textmatch.claim_candidates(question)[0]
-    scores = [textmatch.coverage(claim, ln, fuzzy=True) for ln in lines]
-    return " ".join(lines[scores.index(max(scores))].split())[:300]
-
-
-def compose(hs: list[Hypothesis], library: Library, video_id: int, question: str) -> str:
-    """Each clip's span with its best-matching line quoted (or marked a visual match)."""
+def compose(hs: list[Hypothesis], reader: Reader) -> str:
+    """Each clip's best answering quote from its neighbourhood (or the clip marked a visual match)."""
     parts = []
     for h in hs:
-        quote = best_line(h, library, video_id, question)
-        span = prompts.fmt_span(h.start_s, h.end_s)
-        parts.append(f'{span}: "{quote}"' if quote else f"{span} (visual match)")
+        found = reader.read([h])
+        parts.append(found[0].candidate.text() if found else f"{prompts.fmt_span(h.start_s, h.end_s)} (visual match)")
     return " ".join(parts)
 
 
@@ -161,16 +147,29 @@ class Recorder(Protocol):
 
 
 class Gate:
-    """Checks the answers of one session against the clips its tools returned and the beliefs built on them."""
+    """Checks the answers of one session against the clips its tools returned and the beliefs built on them.
+
+    An open policy writes its answer; the gate verifies the cited clips with verify_frame, the answer's
+    words as the claim. A narrow policy chooses a moment; the gate quotes the best answer its
+    neighbourhood holds (`agent.answer_reader`) and verifies that answer at the spans it cites.
+    """
 
     def __init__(self, library: Library, video_id: int, question: str, clips: Clips, beliefs: Beliefs,
-                 config: GateConfig, quotes_clips: bool) -> None:
+                 config: GateConfig, quotes_clips: bool, answer: AnswerConfig | None = None,
+                 reader: Reader | None = None) -> None:
         self.library, self.video_id, self.question = library, video_id, question
         self.clips, self.beliefs, self.config = clips, beliefs, config
-        self.quotes_clips = quotes_clips   # the answer text is completed with the cited clips' own lines
+        self.quotes_clips = quotes_clips   # the answer is the cited moments' own best quote
+        self.reader = reader or Reader(library, video_id, question, answer or AnswerConfig())
+        self.checks = 0                    # answers the gate verified (supported or not)
 
     def compose(self, hs: list[Hypothesis]) -> str:
-        return compose(hs, self.library, self.video_id, self.question)
+        return compose(hs, self.reader)
+
+    def proposals(self) -> list[Proposal]:
+        """Candidate answers around the best unrefuted moments, best first (rejected ones left out)."""
+        hs = [h for h in self.beliefs.ranked() if not h.refuting][: self.config.read_top]
+        return self.reader.read(hs) if hs else []
 
     def answer(self, args: dict[str, Any], run: Recorder) -> Generator[Event, None, bool]:
         """Check an answer action; True when the session ended with it, False when the loop goes on."""
@@ -191,12 +190,13 @@ class Gate:
         if not refs:
             yield run.observe("answer rejected: none of its citations is a clip a tool returned")
             return False
+        if self.quotes_clips:
+            return (yield from self._quoted(refs[0], run, started))
         kept = yield from self._verified(refs, text, run)
         if not kept:
             yield run.observe("answer rejected: no cited clip survived verification")
             return False
-        if not text or self.quotes_clips:
-            text = (text + " " if text else "") + self.compose(kept)
+        text = text or self.compose(kept)
         a = run.emit(AnswerEvent(text=text.strip(), status="answered", citations=[citation(h) for h in kept],
                                  started=started, spans=[(h.start_s, h.end_s) for h in kept]))
         run.finish(a)
@@ -218,21 +218,92 @@ class Gate:
                 yield run.observe(f"{ref} dropped from the answer: no verification supports it")
         return kept
 
+    # -- a narrow policy's answer: the best quote of the chosen moment, verified where it is cited ------
+    def _quoted(self, ref: str, run: Recorder, started: float) -> Generator[Event, None, bool]:
+        h = self.beliefs.by_ref(ref)
+        mine = [p for p in self.proposals() if h is not None and p.ref == h.ref]
+        if h is None or not mine:
+            yield run.observe(f"answer rejected: nothing around {ref} answers the question")
+            return False
+        c = mine[0].candidate
+        cited = yield from self._backing(c, run)
+        check = self.reader.check(c, [(x.start_s, x.end_s) for x in cited], self.config.time_tolerance_s)
+        self.checks += 1
+        v = run.emit(VerificationEvent(t_s=c.start_s, claim=c.quote[:300], verdict=check.verdict,
+                                       methods=["memory", "relevance"], evidence=check.evidence(c.quote),
+                                       ref=cited[0].ref if cited else ref, started=started,
+                                       scores={"memory": float(check.in_memory), "relevance": round(check.score, 4)},
+                                       spans=[(x.start_s, x.end_s) for x in cited]))
+        yield v
+        for x in cited:
+            self.beliefs.add_verification(v.n, x.ref, x.start_s, self.video_id, check.verdict)
+        if check.verdict != "supported":
+            self.reader.rejected.add(self.reader.spans_of(c))
+            yield run.observe("answer rejected: the quote does not answer the question at its moment")
+            return False
+        a = run.emit(AnswerEvent(text=c.text(self.reader.config.max_chars), status="answered",
+                                 citations=[citation(x) for x in cited], started=started,
+                                 spans=[(x.start_s, x.end_s) for x in cited]))
+        run.finish(a)
+        yield a
+        return True
+
+    def _covering(self, c: Candidate) -> list[Hypothesis]:
+        """Returned moments that cover the candidate's lines: for each line, the one overlapping it most."""
+        out: list[Hypothesis] = []
+        tol = self.config.time_tolerance_s
+        for ln in c.lines:
+            best = max(self.beliefs.hypotheses, default=None,
+                       key=lambda h: min(h.end_s + tol, ln.end_s) - max(h.start_s - tol, ln.start_s))
+            if best is not None and min(best.end_s + tol, ln.end_s) - max(best.start_s - tol, ln.start_s) > 0 \
+                    and best not in out:
+                out.append(best)
+        return out[: self.config.max_citations]
+
+    def _backing(self, c: Candidate, run: Recorder) -> Generator[Event, None, list[Hypothesis]]:
+        """The returned clips to cite for a quote; when lines of it lie outside them (a neighbour of the
+        moment), a retrieval over the quote's own span first returns the clips that hold them."""
+        cited = self._covering(c)
+        spans = [(h.start_s, h.end_s) for h in cited]
+        if self.reader.uncovered(c, spans, self.config.time_tolerance_s) and run.tools_left():
+            yield run.observe("the quote reaches beyond the retrieved clip: retrieving its own span")
+            yield from run.call(RetrieveClip.name, {"query": c.quote[:200], "start_s": round(c.start_s, 3),
+                                                    "end_s": round(c.end_s, 3)})
+            cited = self._covering(c)
+        return cited
+
+    # -- the end --------------------------------------------------------------------------------------
     def final(self, reason: str, run: Recorder) -> Iterator[Event]:
-        """The answer at a budget (or when nothing is left to try): best supported, else unverified, else none."""
+        """The answer at a budget (or when nothing is left to try): best supported, else unverified with the
+        true reason, else none."""
         yield run.observe(f"stopping: {reason}")
         supported = self.beliefs.supported()
         open_ = [h for h in self.beliefs.ranked() if not h.refuting]
-        if supported:
+        found = self.proposals() if self.quotes_clips else []
+        best: list[Hypothesis] = []
+        why = ""
+        if supported and not self.quotes_clips:
             best = supported[:1]
             a = AnswerEvent(text=self.compose(best), status="answered", citations=[citation(h) for h in best])
-        elif open_:
+        elif self.quotes_clips and found and found[0].candidate.score >= \
+                self.reader.config.floor - self.config.not_found_margin:
+            c = found[0].candidate
+            best = self._covering(c) or [h for h in open_ if h.ref == found[0].ref]
+            why = (f"{reason} before its answer was verified" if c.score >= self.reader.config.floor
+                   else "nothing supported it: the closest evidence found does not answer the question")
+            a = AnswerEvent(text=f"{prompts.UNVERIFIED_PREFIX} {c.text(self.reader.config.max_chars)}",
+                            status="unverified", citations=[citation(h) for h in best], reason=why)
+        elif open_ and not self.quotes_clips:
             best = open_[:1]
+            checked = any(h.checked for h in self.beliefs.hypotheses)
+            why = ("nothing supported it: no verification of the moments found supported the answer" if checked
+                   else f"{reason} before verification")
             a = AnswerEvent(text=f"{prompts.UNVERIFIED_PREFIX} {self.compose(best)}", status="unverified",
-                            citations=[citation(h) for h in best])
+                            citations=[citation(h) for h in best], reason=why)
         else:
-            best = []
-            a = AnswerEvent(text=prompts.NOT_FOUND, status="not_found", citations=[])
+            a = AnswerEvent(text=prompts.NOT_FOUND, status="not_found", citations=[],
+                            reason="nothing in the video's speech or on-screen text answers the question"
+                            if open_ else "no moment of the video matched the question")
         a.spans = [(h.start_s, h.end_s) for h in best]
         run.emit(a)
         run.finish(a)

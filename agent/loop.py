@@ -93,7 +93,7 @@ class _Run:
     def finish(self, answer: AnswerEvent) -> None:
         sessions.finish_session(self.store, self.session_id, answer.status,
                                 {"text": answer.text, "status": answer.status, "citations": answer.citations,
-                                 "step": answer.n})
+                                 "reason": answer.reason, "step": answer.n})
 
     # -- main -----------------------------------------------------------------------------------
     def events(self) -> Iterator[Event]:
@@ -132,7 +132,9 @@ class _Run:
         return self.tool_calls < self.budget.max_tool_calls
 
     def situation(self) -> Situation:
-        return Situation(n=len(self.ctx.events), beliefs=self.beliefs, tools_left=self.tools_left(), calls=self.calls)
+        proposals = self.gate.proposals() if self.planner.quotes_clips else []
+        return Situation(n=len(self.ctx.events), beliefs=self.beliefs, tools_left=self.tools_left(), calls=self.calls,
+                         answers=self.gate.reader.answers(proposals))
 
     def decide(self, step: Step) -> Generator[Event, None, bool]:
         """One decision of the policy and what it leads to; True when the session has its answer."""
@@ -141,7 +143,7 @@ class _Run:
             # Every field has one option: the grammar would admit exactly this output, so nothing is decoded.
             decision = Decision(action=step.forced, raw=json.dumps(step.forced), tokens=0)
         else:
-            messages = self.ctx.to_messages(self.planner.system, step.footer)
+            messages = self.ctx.to_messages(self.planner.system, step.footer, history=step.history)
             decision = self.policy.decide(messages, step.schema, max_new_tokens=step.max_new_tokens)
         self.decisions += 1
         self.tokens += decision.tokens

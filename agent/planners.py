@@ -9,14 +9,15 @@ A planner builds the schema the policy decodes under and the prompt's footer; it
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agent import prompts, textmatch
-from agent.tools import TOOLS, RetrieveClip, Tool, VerifyFrame, canonical
+from agent.tools import TOOLS, RetrieveClip, Tool, canonical
 
 if TYPE_CHECKING:
+    from agent.answer_reader import Proposal
     from agent.beliefs import Beliefs
     from agent.policy import Policy
 
@@ -35,7 +36,10 @@ ANSWER_PARAMETERS: Schema = {
 
 @dataclass(frozen=True)
 class PlannerConfig:
-    verify_top: int = 3                # narrow: unverified clips offered for verification
+    query_options: int = 2             # narrow: search queries offered for the first search (one decision)
+    later_query_options: int = 1       # narrow: offered for each later search (one option: nothing decoded)
+    answer_margin: float = 0.02        # narrow: answers scoring within this of the best are offered too
+    max_answer_options: int = 3        # narrow: moments offered as the answer
     max_new_tokens_open: int = 320     # per decision, open planner
     max_new_tokens_narrow: int = 64    # per decision, narrow planner (an enum choice is short)
 
@@ -48,6 +52,7 @@ class Step:
     footer: str                        # the last prompt line: what to decide now
     max_new_tokens: int                # generation budget of this decision
     forced: dict[str, Any] | None = None  # the only action the schema admits: then nothing is decoded
+    history: bool = True               # the prompt holds the session's events (else the task and the options)
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class Situation:
     beliefs: Beliefs                   # the hypotheses so far
     tools_left: bool                   # the tool-call budget is not spent
     calls: Mapping[str, int] = field(default_factory=dict)  # canonical key of each executed call -> its step
+    answers: Sequence[Proposal] = ()   # candidate answers at or above the floor, best first (narrow planner)
 
 
 class Planner(Protocol):
@@ -119,7 +125,12 @@ class OpenPlanner:
 
 
 class NarrowPlanner:
-    """Enumerated options: answer from a verified clip, else verify a retrieved one, else search."""
+    """Enumerated options: answer with a moment whose quote answers the question, else search again.
+
+    The loop reads the evidence around the moments found (`agent.answer_reader`); the options are the
+    moments whose best quote reaches the floor (the gate then verifies that quote), else unused search
+    queries built from the question. The prompt holds the task and the options only.
+    """
 
     system = prompts.NARROW_SYSTEM
     quotes_clips = True
@@ -129,30 +140,36 @@ class NarrowPlanner:
         self.question = question
         self.default_k = default_k     # the k a retrieval gets when none is chosen (to recognise repeats)
 
-    def _choose(self, action: str, choices: dict[str, list[str]], footer: str) -> Step:
+    def _choose(self, action: str, choices: dict[str, list[str]], footer: str, notes: str = "") -> Step:
         forced = None
         if all(len(v) == 1 for v in choices.values()):
             forced = {"action": action, "arguments": {k: v[0] for k, v in choices.items()}}
         options = "\n".join(f"Options for {k}: " + " | ".join(v) for k, v in choices.items())
-        return Step(choice_schema(action, choices), footer + "\n" + options, self.config.max_new_tokens_narrow, forced)
+        if notes:
+            options = notes + "\n" + options
+        return Step(choice_schema(action, choices), footer + "\n" + options, self.config.max_new_tokens_narrow,
+                    forced, history=False)
 
     def propose(self, now: Situation) -> Step | None:
-        supported = now.beliefs.supported()
-        if supported:
-            return self._choose(ANSWER, {"clip": [h.ref for h in supported]},
-                                prompts.STEP_ANSWER.format(n=now.n, question=self.question))
+        if now.answers:
+            top = now.answers[0].candidate.score
+            refs = list(dict.fromkeys(p.ref for p in now.answers
+                                      if p.candidate.score >= top - self.config.answer_margin))
+            refs = refs[: self.config.max_answer_options]
+            quotes = {p.ref: p.candidate.quote for p in reversed(now.answers)}  # each moment's best quote
+            notes = "\n".join(f"{r}: " + prompts.as_data("quote", quotes[r], limit=240) for r in refs)
+            return self._choose(ANSWER, {"clip": refs}, prompts.STEP_ANSWER.format(n=now.n, question=self.question),
+                                notes)
         if not now.tools_left:
             return None
-        unchecked = [h for h in now.beliefs.ranked() if not h.checked][: self.config.verify_top]
-        if unchecked:
-            return self._choose(VerifyFrame.name, {"clip": [h.ref for h in unchecked],
-                                                   "claim": textmatch.claim_candidates(self.question)},
-                                prompts.STEP_VERIFY.format(n=now.n))
-        # The two best unused queries: the specific ones first, the broader halves only once those were tried.
+        # The best unused queries: the specific ones first, the broader halves only once those were tried.
         queries = [q for q in textmatch.query_candidates(self.question)
-                   if canonical(RetrieveClip.name, {"query": q, "k": self.default_k}) not in now.calls][:2]
+                   if canonical(RetrieveClip.name, {"query": q, "k": self.default_k}) not in now.calls]
         if queries:
-            return self._choose(RetrieveClip.name, {"query": queries},
+            # Each decision of the small model costs seconds on a CPU: it chooses the first query only.
+            first = not any(key.startswith(RetrieveClip.name) for key in now.calls)
+            n = self.config.query_options if first else self.config.later_query_options
+            return self._choose(RetrieveClip.name, {"query": queries[:n]},
                                 prompts.STEP_PLAN.format(n=now.n, question=self.question))
         return None
 

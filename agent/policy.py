@@ -6,7 +6,8 @@ builds the schema; local models decode under it with a grammar, OpenAI-compatibl
 policies (the weak lite model) are offered enumerated choices at each step, open policies may call any
 tool with any arguments.
 
-- `LocalPolicy`: the local M2LA chat model (`model.load.load_chat_model`).
+- `LocalPolicy`: the local M2LA chat model (`model.load.load_chat_model`): SmolLM2 (lite, text only) or the
+  vision-language model (full: `model.vlm.chat.VisionChatModel`, whose `judge` looks at the frames).
 - `OpenAIPolicy`: any OpenAI-compatible chat endpoint (vLLM, SGLang, Ollama, llama.cpp server).
 - `ScriptedPolicy`: a fixed list of actions, for tests.
 """
@@ -17,6 +18,7 @@ import inspect
 import io
 import json
 import os
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -272,9 +274,33 @@ class OpenAIPolicy:
         return (verdict if verdict in ("yes", "no", "unsure") else "unsure"), str((obj or {}).get("reason", ""))
 
 
-def make_policy(profile: str = "lite", library: Library | None = None, *, models_dir: str | os.PathLike[str] | None = None,
-                quantize: str | None = None, narrow: bool | None = None) -> Policy:
-    """The policy of a profile: lite | full | auto (local model), openai (endpoint).
+def auto_profile(models_dir: str | os.PathLike[str] | None) -> tuple[str, str | None]:
+    """("full", None) where a CUDA GPU and the full profile's weights are here, else ("lite", why not)."""
+    import torch
+
+    from assets import find_hub_model
+    from assets.lookup import WeightsMissing
+    from assets.registry import FULL_VLM
+
+    if not torch.cuda.is_available():
+        return "lite", "no CUDA GPU here"
+    try:
+        find_hub_model(FULL_VLM, models_dir)
+    except WeightsMissing:
+        return "lite", (f"the full profile's model ({FULL_VLM}) is not here; `python -m model fetch --profile full` "
+                        "on a machine online gets it")
+    return "full", None
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def make_policy(profile: str = "lite", library: Library | None = None, *,
+                models_dir: str | os.PathLike[str] | None = None, quantize: str | None = None,
+                narrow: bool | None = None, notice: Callable[[str], None] = _say) -> Policy:
+    """The policy of a profile: lite (SmolLM2, text), full (the local VLM, which sees frames), auto (full where
+    CUDA and its weights are here, else lite, with one line through `notice` saying why), openai (endpoint).
 
     `models_dir` defaults to the library's; `narrow` (enumerated options) defaults to the lite model.
     Tests build a `ScriptedPolicy` directly.
@@ -289,15 +315,16 @@ def make_policy(profile: str = "lite", library: Library | None = None, *, models
         raise PolicyError(f"the local model is not available ({e})") from None
     models_dir = models_dir or (library.data.models_dir if library is not None else None)
     resolved = profile
-    if profile == "auto":  # full where CUDA and its weights are there, else lite
-        import torch
-
-        resolved = "full" if torch.cuda.is_available() else "lite"
+    if profile == "auto":
+        resolved, why = auto_profile(models_dir)
+        if why:
+            notice(f"profile auto: using lite, because {why}")
     try:
         model = load_chat_model(profile=resolved, models_dir=models_dir, quantize=quantize)
-    except ValueError as e:
+    except (ValueError, UserError) as e:
         if profile != "auto" or resolved == "lite":
             raise PolicyError(str(e)) from None
+        notice(f"profile auto: using lite, because the full profile's model did not load: {e}")
         resolved = "lite"
         model = load_chat_model(profile=resolved, models_dir=models_dir, quantize=quantize)
     # The lite model (135M parameters) cannot plan free-form: it chooses among the loop's options.

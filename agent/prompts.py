@@ -28,14 +28,13 @@ Reply with one JSON object."""
 # What the loop asks for at each step, by phase (narrow mode: the policy chooses among offered options).
 STEP_OPEN = "Step {n}. Choose the next action: call a tool, or answer citing verified clip refs."
 STEP_PLAN = "Step {n}. Choose the search query that best finds the answer to: {question}"
-STEP_VERIFY = "Step {n}. Choose which retrieved clip to check, and the claim to check in it."
-STEP_ANSWER = "Step {n}. Choose the verified clip that answers: {question}. Write a short answer."
+STEP_ANSWER = "Step {n}. Choose the moment whose quote answers: {question}"
 
 VLM_JUDGE = ("Look at the image. Claim: {claim}\nIs the claim true for this image? Reply with JSON: "
              '{{"verdict": "yes" | "no" | "unsure", "reason": "..."}}')
 
 NOT_FOUND = "I found no evidence in this video that answers the question."
-UNVERIFIED_PREFIX = "Unverified (budget reached before verification):"
+UNVERIFIED_PREFIX = "Unverified:"
 
 _TAG = re.compile(r"</?\s*data\b[^>]*>?", re.IGNORECASE)
 

@@ -81,8 +81,16 @@ def _present(token: str, pool: set[str], fuzzy: bool) -> bool:
         return True
     if not fuzzy or len(token) < 4:
         return False
-    return any(abs(len(p) - len(token)) <= 2 and difflib.SequenceMatcher(None, token, p).ratio() >= 0.8
-               for p in pool)
+    return any(abs(len(p) - len(token)) <= 2 and (difflib.SequenceMatcher(None, token, p).ratio() >= 0.8
+                                                   or _same_root(token, p)) for p in pool)
+
+
+def _same_root(a: str, b: str) -> bool:
+    """Spellings of one word that the stemmer keeps apart (licence / licensed, colour / colors)."""
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n >= 5 and n >= 0.7 * min(len(a), len(b))
 
 
 def coverage(claim: str, text: str, fuzzy: bool = False) -> float:

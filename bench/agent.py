@@ -65,6 +65,7 @@ def main(argv: list[str]) -> int:
                          "run many times slower)")
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="where the fixtures' data dirs are kept")
     ap.add_argument("--videos", default=str(DEFAULT_VIDEOS), help="where the development-set videos are cached")
+    ap.add_argument("--save", default="", help="dev set: also write the result to this file, after every question")
     a = ap.parse_args(argv)
     kinds = tuple(k.strip() for k in a.questions.split(",") if k.strip())
     unknown = [k for k in kinds if k not in KINDS]
@@ -84,7 +85,8 @@ def main(argv: list[str]) -> int:
     if a.set in ("old", "all"):
         results["old"] = run_old(a, log)
     if a.set in ("dev", "all"):
-        results["dev"] = run_dev(a.profile, Path(a.cache), Path(a.videos), kinds, a.limit, log)
+        results["dev"] = run_dev(a.profile, Path(a.cache), Path(a.videos), kinds, a.limit, log,
+                                 Path(a.save) if a.save else None)
     result = results[a.set] if a.set != "all" else results
     if a.json:
         print(json.dumps(result))

@@ -9,6 +9,7 @@ Indexing and the policy's load are timed separately and not counted per question
 """
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.agent_score import Score, Span, read_status, score
-from bench.devset import QUESTIONS, DevQuestion
+from bench.devset import KINDS, QUESTIONS, DevQuestion
 
 if TYPE_CHECKING:
     from tests.fixtures.devset import DevVideo
@@ -45,8 +46,10 @@ def true_spans(q: DevQuestion, video: "DevVideo") -> list[Span]:
 
 def select(kinds: Sequence[str] = (), limit: int = 0, questions: Sequence[DevQuestion] = QUESTIONS
            ) -> list[DevQuestion]:
-    """The questions of the given kinds (all when none), the first `limit` of them (all when 0)."""
-    chosen = [q for q in questions if not kinds or q.kind in kinds]
+    """The questions of the given kinds (all when none), taking each kind in turn (so that a short or an
+    interrupted run still covers every kind), the first `limit` of them (all when 0)."""
+    groups = [[q for q in questions if q.kind == k] for k in KINDS if not kinds or k in kinds]
+    chosen = [g[i] for i in range(max(map(len, groups), default=0)) for g in groups if i < len(g)]
     return chosen[:limit] if limit else chosen
 
 
@@ -95,8 +98,10 @@ def row(q: DevQuestion, spans: list[Span], s: Score, status: str, reason: str, a
 
 
 def run_dev(profile: str, cache: Path, videos_dir: Path, kinds: Sequence[str], limit: int,
-            log: Callable[[str], None]) -> dict[str, object]:
-    """Index the development-set videos the chosen questions need, ask each question once, score it."""
+            log: Callable[[str], None], save: Path | None = None) -> dict[str, object]:
+    """Index the development-set videos the chosen questions need, ask each question once, score it.
+    With `save`, the result so far is written there after every question ("complete" false until the
+    last), so that a long run interrupted still leaves its figures."""
     from agent.loop import run
     from agent.policy import make_policy
     from memory.library import Library
@@ -127,8 +132,14 @@ def run_dev(profile: str, cache: Path, videos_dir: Path, kinds: Sequence[str], l
             rows.append(row(q, spans, s, st.status, st.reason, final.text, cited, secs))
             log(f"{'HIT ' if s.hit else 'miss'} {'right' if s.right else 'wrong'} {st.status:10s} {secs:5.1f}s "
                 f"[{q.kind}] {q.question} -> {final.text[:100]}")
-    return {"set": "dev", "profile": profile, "policy": getattr(policy, "name", "?"),
-            "videos": {name: {"path": str(v.path), "duration_s": v.duration_s} for name, v in built.items()},
-            "filters": {"kinds": list(kinds), "limit": limit},
-            **totals(rows), "targets": TARGETS, "build_seconds": round(build_s, 1),
-            "index_seconds": round(index_s, 1), "policy_load_seconds": round(load_s, 1), "per_question": rows}
+            result = {"set": "dev", "complete": len(rows) == len(questions), "profile": profile,
+                      "policy": getattr(policy, "name", "?"),
+                      "videos": {name: {"path": str(v.path), "duration_s": v.duration_s} for name, v in built.items()},
+                      "filters": {"kinds": list(kinds), "limit": limit, "asked": len(rows), "of": len(questions)},
+                      **totals(rows), "targets": TARGETS, "build_seconds": round(build_s, 1),
+                      "index_seconds": round(index_s, 1), "policy_load_seconds": round(load_s, 1),
+                      "per_question": rows}
+            if save is not None:
+                save.parent.mkdir(parents=True, exist_ok=True)
+                save.write_text(json.dumps(result, indent=1))
+    return result

@@ -153,7 +153,12 @@ def _setting(s: str) -> Setting:
 
 
 def main(argv: list[str]) -> int:
-    """Run the benchmark and print one JSON object (with --json) or a short table."""
+    """Run the benchmark and print one JSON object (with --json) or a short table; `--vlm` runs the
+    vision-language model's decode benchmark instead (bench/m2la_vlm.py, its own options)."""
+    if "--vlm" in argv:
+        from bench.m2la_vlm import main as vlm_main
+
+        return vlm_main([a for a in argv if a not in ("--vlm", "--json")])
     p = argparse.ArgumentParser(prog="python -m bench m2la", description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--quick", action="store_true",

@@ -271,9 +271,10 @@ def load_chat_model(profile: str = "lite", models_dir: str | os.PathLike | None 
 
     if profile not in ("lite", "full"):
         raise ValueError(f"unknown profile {profile!r} (lite|full)")
-    if profile == "full":
-        raise ValueError("profile 'full' needs a converted vision-language model, and none is available "
-                         "offline here; use --profile lite")
+    if profile == "full":  # the vision-language model (model.vlm.load; WeightsMissing when it is not here)
+        from model.vlm.load import load_full
+
+        return load_full(models_dir, quantize=quantize, device=device)
     folder = convert_lite(kv_rank, rope_dim, models_dir)
     model, tok = load_m2la(folder, quantize=quantize, device=device)
     model_id = f"{LITE_MODEL}-m2la-r{kv_rank}-d{rope_dim}" + ("-nf4" if quantize else "")

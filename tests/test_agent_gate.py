@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from agent.beliefs import Hypothesis
+from agent.answer_reader import Reader
 from agent.gate import TIME_REMOVED, cited_refs, claim_for, compose, raw_citations, resolve, scrub_times
 from tests.fixtures.agent_fake import Row, fake_library
 
@@ -44,13 +45,13 @@ def test_raw_citations_and_the_claim_to_verify() -> None:
     assert claim_for("It is at that moment.", "What colour is the umbrella?") == "umbrella"
 
 
-def test_compose_quotes_the_clips_best_matching_line(tmp_path: Path) -> None:
+def test_compose_quotes_the_line_that_answers(tmp_path: Path) -> None:
     lib = fake_library(tmp_path, speech=[Row(10, 12, "we walked to the park"), Row(12, 14, "my umbrella is yellow")],
                        screen=[Row(11, 13, "EXIT")])
     h = Hypothesis(ref="c1", video_id=lib.video_id, start_s=10.0, end_s=14.0, snippet="walked … park", logit=0.0)
-    blank = Hypothesis(ref="c2", video_id=lib.video_id, start_s=60.0, end_s=70.0, snippet="", logit=0.0)
-    text = compose([h, blank], lib, lib.video_id, "What colour is the umbrella?")
-    assert text == '0:10.0-0:14.0: "my umbrella is yellow" 1:00.0-1:10.0 (visual match)'
+    blank = Hypothesis(ref="c2", video_id=lib.video_id, start_s=80.0, end_s=90.0, snippet="", logit=0.0)
+    text = compose([h, blank], Reader(lib, lib.video_id, "What colour is the umbrella?"))
+    assert text == '0:12.0-0:14.0: "my umbrella is yellow" 1:20.0-1:30.0 (visual match)'
     lib.close()
 
 

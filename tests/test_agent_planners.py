@@ -49,17 +49,31 @@ def test_open_planner_offers_one_answer_only_step_when_the_tools_are_spent() -> 
     assert p.propose(Situation(n=8, beliefs=Beliefs(), tools_left=False)) is None
 
 
-def test_narrow_planner_searches_then_verifies_then_answers() -> None:
-    p = NarrowPlanner(PlannerConfig(verify_top=1), Q, default_k=5)
+def _proposal(ref: str, score: float, text: str):
+    from agent.answer import Candidate
+    from agent.answer_reader import Proposal
+    from agent.evidence import Line
+
+    return Proposal(ref, Candidate((Line(10.0, 14.0, text, "speech"),), score, score))
+
+
+def test_narrow_planner_searches_then_answers_with_the_moments_that_answer() -> None:
+    p = NarrowPlanner(PlannerConfig(answer_margin=0.05), Q, default_k=5)
     search = p.propose(Situation(n=1, beliefs=Beliefs(), tools_left=True))
     action = first_choice([], search.schema)
     assert action["action"] == "retrieve_clip" and "umbrella" in action["arguments"]["query"]
-    assert "Options for query:" in search.footer
-    check = p.propose(Situation(n=4, beliefs=_beliefs(), tools_left=True))
-    assert check.schema["properties"]["arguments"]["properties"]["clip"]["enum"] == ["c1"]  # verify_top=1
-    answer = p.propose(Situation(n=6, beliefs=_beliefs(verified="c2"), tools_left=False))
-    # One verified clip: the only action the schema admits is known, so nothing needs decoding.
-    assert answer.forced == {"action": "answer", "arguments": {"clip": "c2"}}
+    assert "Options for query:" in search.footer and search.forced is None and not search.history
+    # After the first search, a later one offers a single query: nothing to decode.
+    again = p.propose(Situation(n=4, beliefs=_beliefs(), tools_left=True,
+                                calls={canonical("retrieve_clip", {"query": action["arguments"]["query"], "k": 5}): 1}))
+    assert again.forced is not None and again.forced["action"] == "retrieve_clip"
+    answers = [_proposal("c2", 0.9, "my umbrella is yellow"), _proposal("c1", 0.88, "an umbrella"),
+               _proposal("c3", 0.7, "a yellow taxi")]
+    answer = p.propose(Situation(n=6, beliefs=_beliefs(), tools_left=False, answers=answers))
+    assert answer.schema["properties"]["arguments"]["properties"]["clip"]["enum"] == ["c2", "c1"]  # within the margin
+    assert "my umbrella is yellow" in answer.footer and "taxi" not in answer.footer
+    one = p.propose(Situation(n=6, beliefs=_beliefs(), tools_left=False, answers=answers[:1]))
+    assert one.forced == {"action": "answer", "arguments": {"clip": "c2"}}
 
 
 def test_narrow_planner_never_offers_a_query_already_run_and_stops_when_none_is_left() -> None:

@@ -23,13 +23,13 @@ import pytest
 
 pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
-from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 
 from agent import session as agent_session  # noqa: E402
 from agent.loop import run as agent_run  # noqa: E402
-from agent.policy import ScriptedPolicy  # noqa: E402
 from memory.library import Library  # noqa: E402
 from tests.ui_app import start  # noqa: E402
+from tests.ui_page import (PacedScript, click_bar, no_cropped_frames, park_player, pick,  # noqa: E402
+                           wait_playing_from, wait_time, wraps_inside_a_word)
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"  # the README's screenshots
 WIDTHS = (1400, 700)
@@ -39,37 +39,6 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 STEP_PAUSE_S = 1.0  # before each decision: the page must show the steps arriving one by one
-
-
-class PacedScript(ScriptedPolicy):
-    """A ScriptedPolicy that plays the same 3-step plan for every question, pausing before each step.
-
-    The app builds its policy once and asks it every question, so the plan is refilled when spent."""
-
-    def __init__(self, query: str, pause_s: float) -> None:
-        self.query, self.pause_s = query, pause_s
-        super().__init__(self._plan())
-
-    def _plan(self) -> list[Any]:
-        q = self.query
-        items = [
-            {"thought": "Search the transcript and the screen text for the name.", "action": "retrieve_clip",
-             "arguments": {"query": q, "k": 3}},
-            {"action": "verify_frame", "arguments": {"clip": "c1", "claim": f"the narrator talks about {q}"}},
-            {"action": "answer", "arguments": {"text": f"{q} is mentioned in c1.", "citations": ["c1"]}},
-        ]
-        return [self._paced(i) for i in items]
-
-    def _paced(self, item: dict[str, Any]) -> Any:
-        def decide(_messages: Any, _schema: Any) -> dict[str, Any]:
-            time.sleep(self.pause_s)  # stands in for the model's decoding time
-            return item
-        return decide
-
-    def decide(self, *args: Any, **kwargs: Any) -> Any:
-        if not self.script:
-            self.script = self._plan()
-        return super().decide(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -140,64 +109,11 @@ def _a_session(app, vid: int) -> int:
     return sessions[0]["session_id"]
 
 
-def _pick(page: Page, elem_id: str, label_part: str) -> None:
-    box = page.locator(f"#{elem_id} input")
-    box.click()
-    page.locator("[role=option]", has_text=label_part).first.click()
-
-
-def _current_time(page: Page) -> float:
-    return page.evaluate("() => { const v = document.querySelector('#player video'); return v ? v.currentTime : -1; }")
-
-
-def _wait_time(page: Page, target: float, timeout_s: float = 20) -> float:
-    """Wait until the player is at `target` (±0.3 s); returns where it is."""
-    try:
-        page.wait_for_function(
-            "(t) => { const v = document.querySelector('#player video'); return v && Math.abs(v.currentTime - t) < 0.3; }",
-            arg=target, timeout=timeout_s * 1000)
-    except PlaywrightTimeout:
-        pass
-    return _current_time(page)
-
-
-def _wait_playing_from(page: Page, start: float, timeout_s: float = 30) -> None:
-    """The player is playing, from the cited start (allowing for the time it has played since)."""
-    page.wait_for_function(
-        "(t) => { const v = document.querySelector('#player video');"
-        " return v && !v.paused && v.currentTime >= t - 0.3 && v.currentTime < t + 4; }",
-        arg=start, timeout=timeout_s * 1000)
-
-
-def _park_player(page: Page, t: float = 0.0) -> None:
-    """Pause the player somewhere else, so that a seek can be told from staying put."""
-    page.evaluate("(t) => { const v = document.querySelector('#player video'); v.pause(); v.currentTime = t; }", t)
-    page.wait_for_function("(t) => { const v = document.querySelector('#player video');"
-                           " return v.paused && Math.abs(v.currentTime - t) < 0.3; }", arg=t, timeout=15_000)
-
-
 def _ask_video(page: Page, vid: int) -> None:
     page.get_by_role("tab", name="Ask").click()
-    _pick(page, "ask-video", f"{vid} ·")
+    pick(page, "ask-video", f"{vid} ·")
     expect(page.locator("#player video")).to_have_count(1, timeout=30_000)
     expect(page.locator("#ask-btn")).to_be_enabled(timeout=15_000)
-
-
-def _no_cropped_frames(page: Page) -> int:
-    """Every evidence frame shown whole: its box has the picture's own aspect ratio, inside the gallery."""
-    frames = page.evaluate("""() => {
-      const g = document.querySelector('#evidence').getBoundingClientRect();
-      return [...document.querySelectorAll('#evidence img')].map((im) => {
-        const r = im.getBoundingClientRect();
-        return {nat: im.naturalWidth / im.naturalHeight, shown: r.width / r.height,
-                fit: getComputedStyle(im).objectFit, inside: r.left >= g.left - 1 && r.right <= g.right + 1,
-                complete: im.complete && im.naturalWidth > 0};
-      });
-    }""")
-    for f in frames:
-        assert f["complete"] and f["inside"], f
-        assert abs(f["shown"] - f["nat"]) / f["nat"] < 0.04 or f["fit"] == "contain", f
-    return len(frames)
 
 
 def test_upload_shows_progress_until_ready(page: Page, app, artifacts):
@@ -287,7 +203,7 @@ def test_enter_asks_once_and_the_player_plays_the_answer(any_page: Page, app, ar
     assert page.locator("#answer a.cc-cite").count() == len(cites)
 
     # The player went to the first cited moment and plays it; the moments are marked on its own bar.
-    _wait_playing_from(page, cites[0]["start_s"])
+    wait_playing_from(page, cites[0]["start_s"])
     expect(page.locator("#player .cc-mark")).to_have_count(len(cites), timeout=10_000)
     # The trace is folded once the answer is in.
     expect(page.locator("#trace")).to_be_hidden(timeout=10_000)
@@ -296,53 +212,41 @@ def test_enter_asks_once_and_the_player_plays_the_answer(any_page: Page, app, ar
         page.screenshot(path=str(DOCS / "screenshot-answer.png"), full_page=False)
     # A citation click seeks and plays.
     for i, c in enumerate(cites):
-        _park_player(page, 0.0 if c["start_s"] > 1 else c["end_s"] + 2)
+        park_player(page, 0.0 if c["start_s"] > 1 else c["end_s"] + 2)
         page.locator("#answer a.cc-cite").nth(i).click()
-        _wait_playing_from(page, c["start_s"])
-    # The evidence frames are whole at this width.
-    expect(page.locator("#evidence img").first).to_be_visible(timeout=15_000)
-    assert _no_cropped_frames(page) >= 1
+        wait_playing_from(page, c["start_s"])
     if wide:
         _timeline_and_gallery_seek(page, app, vid, saved)
+    # The evidence frames load and are whole at this width.
+    expect(page.locator("#evidence .thumbnail-item img").first).to_be_visible(timeout=15_000)
+    page.wait_for_function("() => [...document.querySelectorAll('#evidence .thumbnail-item img')]"
+                           ".every((im) => im.complete)", timeout=15_000)
+    assert no_cropped_frames(page) >= 1
 
 
 def _timeline_and_gallery_seek(page: Page, app, vid: int, saved: dict[str, Any]) -> None:
     """Clicking a bar of the timeline, or an evidence frame, seeks the player to it."""
     page.evaluate("() => document.querySelector('#player video').pause()")
     last_shot = app["library"].shots(vid)[-1]["start_s"]
-    _click_bar(page, 0, -1)
-    t = _wait_time(page, last_shot)
+    click_bar(page, 0, -1)
+    t = wait_time(page, last_shot)
     assert abs(t - last_shot) < 0.3, (t, last_shot)
     retrieved = next(s for s in saved["steps"] if s["kind"] == "tool_result" and s.get("clips"))["clips"]
     assert page.locator("#timeline g.trace.bars").nth(1).locator("path").count() == len(retrieved)
-    _click_bar(page, 1, 0)
-    t = _wait_time(page, retrieved[0]["start_s"])
+    click_bar(page, 1, 0)
+    t = wait_time(page, retrieved[0]["start_s"])
     assert abs(t - retrieved[0]["start_s"]) < 0.3, (t, retrieved[0])
     thumbs = page.locator("#evidence button.thumbnail-item")
     captions = thumbs.locator(".caption-label").all_inner_texts()
     assert captions and any("found in" in c for c in captions), captions
     for i in range(len(captions)):
-        _click_bar(page, 0, -1)
-        assert abs(_wait_time(page, last_shot) - last_shot) < 0.3
+        click_bar(page, 0, -1)
+        assert abs(wait_time(page, last_shot) - last_shot) < 0.3
         m, s = captions[i].split(" · ")[0].split(":")
         target = int(m) * 60 + float(s)
         thumbs.nth(i).click()
-        t = _wait_time(page, target)
+        t = wait_time(page, target)
         assert abs(t - target) < 1.0, (captions[i], t)  # the caption shows whole seconds
-
-
-def _click_bar(page: Page, trace_idx: int, bar_idx: int) -> None:
-    """Click one bar of one trace of the timeline (index -1: the last bar)."""
-    bars = page.locator("#timeline g.trace.bars").nth(trace_idx).locator("path")
-    bar = bars.nth(bar_idx if bar_idx >= 0 else bars.count() + bar_idx)
-    bar.scroll_into_view_if_needed()
-    box = bar.bounding_box()
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x - 3, y)  # Plotly reports a click on the point under the hover
-    page.mouse.move(x, y)
-    # on a loaded machine the hover can lag the pointer; a click before it lands selects nothing
-    expect(page.locator("#timeline .hoverlayer .hovertext").first).to_be_visible(timeout=15_000)
-    page.mouse.click(x, y)
 
 
 def test_replay_plays_the_first_cited_moment(any_page: Page, app):
@@ -351,15 +255,15 @@ def test_replay_plays_the_first_cited_moment(any_page: Page, app):
     sid = _a_session(app, vid)
     cites = agent_session.load_session(app["library"].store, sid)["citations"]
     _ask_video(page, vid)
-    _park_player(page, 0.0 if cites[0]["start_s"] > 1 else cites[0]["end_s"] + 2)
+    park_player(page, 0.0 if cites[0]["start_s"] > 1 else cites[0]["end_s"] + 2)
     page.get_by_text("Past sessions").click()
     expect(page.locator("#replay-btn")).to_be_disabled()
-    _pick(page, "sessions", f"#{sid}")
+    pick(page, "sessions", f"#{sid}")
     expect(page.locator("#replay-btn")).to_be_enabled(timeout=10_000)
     page.locator("#replay-btn").click()
     expect(page.locator("#answer")).to_contain_text(f"{app['query']} is mentioned", timeout=30_000)
     expect(page.locator("#answer a.cc-cite")).to_have_count(len(cites))
-    _wait_playing_from(page, cites[0]["start_s"])
+    wait_playing_from(page, cites[0]["start_s"])
 
 
 def test_export_downloads_without_a_prepare_step(any_page: Page, app, tmp_path):
@@ -369,7 +273,7 @@ def test_export_downloads_without_a_prepare_step(any_page: Page, app, tmp_path):
     first = agent_session.load_session(app["library"].store, sid)["citations"][0]
     page.get_by_role("tab", name="Export").click()
     expect(page.locator("#dl-srt")).to_be_disabled()  # nothing to download before a session is picked
-    _pick(page, "export-session", f"#{sid}")
+    pick(page, "export-session", f"#{sid}")
     # Picking the session is all it takes: the downloads that need no cutting are ready at once.
     expect(page.locator("#dl-srt")).to_be_enabled(timeout=30_000)
     expect(page.locator("#export-note")).to_contain_text("ready")
@@ -393,22 +297,6 @@ def test_export_downloads_without_a_prepare_step(any_page: Page, app, tmp_path):
     expect(page.locator("#cut-btn")).to_be_enabled()
 
 
-def _wraps_inside_a_word(page: Page) -> list[str]:
-    """Header cells of the videos table whose one-word label is drawn on more than one line."""
-    return page.evaluate("""() => [...document.querySelectorAll('#videos thead th')].flatMap((th) => {
-      const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
-      const out = [];
-      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-        const word = n.textContent.trim();
-        if (!word || word.includes(' ')) continue;
-        const r = document.createRange(); r.selectNodeContents(n);
-        const lines = new Set([...r.getClientRects()].map((x) => Math.round(x.top)));
-        if (lines.size > 1) out.push(word);
-      }
-      return out;
-    })""")
-
-
 def test_library_reindex_then_delete(page: Page, app):
     """Runs last: it removes the module's video."""
     vid = _indexed(app)
@@ -418,14 +306,14 @@ def test_library_reindex_then_delete(page: Page, app):
     assert before["shots"] and before["vectors"], before
     expect(page.locator("#videos")).to_contain_text("ready", timeout=20_000)
     page.set_viewport_size({"width": 700, "height": 1000})
-    assert not _wraps_inside_a_word(page)  # "duration" stays one word at 700 px
+    assert not wraps_inside_a_word(page)  # "duration" stays one word at 700 px
     page.set_viewport_size({"width": 1400, "height": 1000})
     jobs_done = page.locator("#jobs [data-status=done]").count()
 
     # Re-index: the same video (same id, no duplicate row), indexed again from its file, ends ready;
     # its card says it is a re-index.
     expect(page.locator("#reindex-btn")).to_be_disabled()
-    _pick(page, "lib-video", f"{vid} ·")
+    pick(page, "lib-video", f"{vid} ·")
     expect(page.locator("#reindex-btn")).to_be_enabled(timeout=10_000)
     page.locator("#reindex-btn").click()
     expect(page.locator("#lib-note")).to_contain_text("Re-indexing", timeout=15_000)

@@ -142,3 +142,16 @@ def test_outputs_stay_inside_the_exports_folder(session, tmp_path: Path) -> None
     with pytest.raises(ExportError, match="unknown format"):
         export(lib, sid, "docx")
     assert set(FORMATS) == {"json", "csv", "srt", "vtt", "edl", "chapters", "clips"}
+
+
+def test_a_session_without_citations_refuses_an_edit_list_in_one_line(tmp_path: Path, video: Path) -> None:
+    lib = fake_library(tmp_path, duration_s=DURATION, speech=SPEECH, video_path=str(video), size=(320, 240))
+    try:
+        pol = ScriptedPolicy([{"action": "answer", "arguments": {"text": "nothing here", "citations": []}}])
+        events = list(run(lib, lib.video_id, QUESTION, pol))
+        assert events[-1].status == "not_found"
+        with pytest.raises(ExportError, match="no citations"):
+            export(lib, events[0].session_id, "edl")
+        assert json.loads(export(lib, events[0].session_id, "json").read_text())["citations"] == []
+    finally:
+        lib.close()

@@ -76,6 +76,7 @@ def test_stage_timings_progress_and_summary(clip: Path, data_dir: DataDir) -> No
 
 
 @pytest.mark.parametrize("mode,expect", [("raise", "deliberate failure with a second line"),
+                                         ("bug", "could not be processed (internal RuntimeError)"),
                                          ("exit", "worker crashed (exit code 3)"),
                                          ("hang", "timed out after")])
 def test_failed_stage_is_one_line_and_resumes(clip: Path, data_dir: DataDir, tiny: str, mode: str, expect: str) -> None:

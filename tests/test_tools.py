@@ -119,7 +119,7 @@ def test_a_vlm_verdict_is_used_where_the_policy_sees_images(lib) -> None:
     b = box(lib, judge=judge)
     v = b.run("verify_frame", b.prepare("verify_frame", {"t_s": 100, "claim": "a red car"}), step=1)
     assert v.verdict == "refuted" and v.methods[0] == "vlm" and "blue screen" in v.evidence
-    assert seen == [(1, (480, 270), "a red car")]  # full resolution frames
+    assert seen == [(4, (480, 270), "a red car")]  # four full-resolution frames around t
 
 
 class ColourEncoder:

@@ -61,3 +61,14 @@ def test_result_without_back_reference_nests_under_the_open_call():
     events[3] = {k: v for k, v in events[3].items() if k != "call"}
     msgs = trace.to_messages(events)
     assert _by_id(msgs)["call-2"].metadata["status"] == "done"
+
+
+def test_a_vlm_verification_shows_the_frames_it_looked_at_in_time_order():
+    events = [e for e in session_events() if e["kind"] != "verification"]
+    events.append({"kind": "verification", "n": 9, "ref": "c1", "t_s": 12.0, "verdict": "supported",
+                   "claim": "a red car", "methods": ["vlm"], "evidence": "vlm on 2 frames: yes (red car)",
+                   "frames": [{"t_s": 13.5, "thumb": "/d/thumbs/1/verify/b.jpg"},
+                              {"t_s": 10.5, "thumb": "/d/thumbs/1/verify/a.jpg"}]})
+    body = _by_id(trace.to_messages(events))["verify-9"].content
+    assert "Frames the model looked at:** 0:10.5, 0:13.5" in body
+    assert body.index("verify/a.jpg") < body.index("verify/b.jpg")

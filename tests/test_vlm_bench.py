@@ -7,7 +7,11 @@ from bench.m2la_vlm import TINY, main
 
 
 def test_tiny_bench_prints_both_decoders_at_every_context(capsys) -> None:
-    assert main(["--random-weights", "--device", "cpu", "--contexts", "64,160", "--steps", "2"]) == 0
+    # through `python -m bench m2la --vlm`, the command the README gives
+    from bench.m2la import main as m2la_main
+
+    assert m2la_main(["--vlm", "--json", "--random-weights", "--device", "cpu", "--contexts", "64,160",
+                      "--steps", "2"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["shapes"] == "tiny" and [r["context"] for r in out["rows"]] == [64, 160]
     for row in out["rows"]:

@@ -3,6 +3,7 @@ and seek the player from citations, evidence frames and timeline clicks."""
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -189,7 +190,7 @@ class AskTab:
     @staticmethod
     def seek_to(t: float | None) -> Any:
         """The player update that seeks to `t` seconds."""
-        if t is None:
+        if t is None or not math.isfinite(float(t)):  # "nan"/"inf" from a hand-made request: nothing to seek
             return gr.skip()
         return gr.update(playback_position=max(0.0, float(t)))
 

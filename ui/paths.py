@@ -140,7 +140,9 @@ class ServedPaths:
         if st.st_nlink != 1:
             return False
         if folder == self.data.thumbs_dir:
-            return len(parts) == 2 and any(str(v.id) == parts[0] for v in videos)
+            # thumbs/<video id>/<file>, and the frames verify_frame saved: thumbs/<video id>/verify/<file>
+            shape_ok = len(parts) == 2 or (len(parts) == 3 and parts[1] == "verify")
+            return shape_ok and any(str(v.id) == parts[0] for v in videos)
         return True  # exports/: written by the export step only
 
 

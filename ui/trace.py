@@ -172,6 +172,11 @@ def _verification_message(e: dict[str, Any], answered: dict[int, dict[str, Any]]
     methods = ", ".join(e.get("methods") or []) or "none"
     body = (f"**Claim:** {e.get('claim', '')}\n\n**Methods:** {methods}\n\n"
             f"**Evidence:** {shorten(e.get('evidence'), 600)}")
+    frames = sorted((f for f in e.get("frames") or [] if f.get("t_s") is not None), key=lambda f: f["t_s"])
+    if frames:  # what a vision-language policy looked at, in time order
+        body += "\n\n**Frames the model looked at:** " + ", ".join(fmt_time(f["t_s"]) for f in frames)
+        body += "\n\n" + " ".join(f"![{fmt_time(f['t_s'])}](/gradio_api/file={f['thumb']})"
+                                   for f in frames if f.get("thumb"))
     return gr.ChatMessage(content=body, metadata=meta)
 
 

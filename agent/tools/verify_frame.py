@@ -1,8 +1,9 @@
 """`verify_frame`: look at the frame(s) of a retrieved clip (or a time) and judge a claim with every method there is.
 
-The methods: the policy's own eyes where it sees images (a VLM), CLIP against contrast prompts, OCR of
-the frames plus the indexed on-screen text, and the transcript around them. Model text is only ever
-used as a claim: it never becomes a path (frames are saved under names built from integers).
+The methods: the policy's own eyes where it sees images (a VLM: several frames spread over the clip go to
+its `judge` with the claim; its verdict, its reason and the frames it saw are recorded), CLIP against
+contrast prompts, OCR of the frames plus the indexed on-screen text, and the transcript around them. Model
+text is only ever used as a claim: it never becomes a path (frames are saved under names built from integers).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from agent.tools.base import Tool, ToolArgumentError
 
 if TYPE_CHECKING:
     from agent.beliefs import Beliefs
+    from agent.policy import Judge
     from agent.tools.box import ToolBox
     from memory.encoders import ImageTextEncoder
 
@@ -44,6 +46,14 @@ VERIFY_FRAME: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class JudgeFrames:
+    """Which frames the policy's eyes see."""
+
+    count: int = 4           # frames spread evenly over the clip (in time order); the model sizes them itself
+    around_s: float = 1.0    # a bare time is judged on frames spread over t +- this many seconds
+
+
 @dataclass
 class Verdict:
     """What verify_frame found."""
@@ -56,6 +66,7 @@ class Verdict:
     span: Span                         # the span judged
     thumb: str | None                  # absolute path of the saved frame
     scores: dict[str, float] = field(default_factory=dict)  # per-method score in [0, 1]
+    frames: list[dict[str, Any]] = field(default_factory=list)  # the frames the VLM judged: {"t_s", "thumb"}
 
 
 @dataclass
@@ -88,6 +99,10 @@ class VerifyFrame(Tool[Verdict, VerificationEvent]):
     name = "verify_frame"
     schema = VERIFY_FRAME
 
+    def __init__(self, judge_frames: JudgeFrames = JudgeFrames()) -> None:
+        super().__init__()
+        self.judge_frames = judge_frames
+
     def prepare(self, box: ToolBox, args: dict[str, Any]) -> dict[str, Any]:
         args["claim"] = " ".join(args["claim"].split())
         if "clip" in args and "t_s" in args:
@@ -111,7 +126,7 @@ class VerifyFrame(Tool[Verdict, VerificationEvent]):
         v = result
         return VerificationEvent(t_s=v.t_s, claim=args["claim"], verdict=v.verdict, methods=v.methods,
                                  evidence=v.evidence, thumb=v.thumb, ref=v.ref, scores=v.scores,
-                                 call=call, started=started, spans=[v.span])
+                                 frames=v.frames, call=call, started=started, spans=[v.span])
 
     def learn(self, beliefs: Beliefs, event: VerificationEvent, video_id: int) -> None:
         beliefs.add_verification(event.n, event.ref, event.t_s, video_id, event.verdict)
@@ -124,11 +139,10 @@ class VerifyFrame(Tool[Verdict, VerificationEvent]):
         images = [box.library.frame_at(box.video_id, t) for t in times]
         thumb = self._save_thumb(box, images[0], step) if images else None
         found = _Judgement()
+        seen: list[dict[str, Any]] = []
 
         if box.judge is not None and images:
-            answer, reason = box.judge(images, claim)
-            found.add("vlm", f"vlm: {answer} ({reason})", {"yes": 1.0, "no": 0.0}.get(answer, 0.5),
-                      support=answer == "yes", refute=answer == "no")
+            seen = self._judge(box, box.judge, claim, self.call_spans(box, args)[0], step, found)
 
         enc = box.image_encoder()
         if enc is not None and images:
@@ -156,7 +170,31 @@ class VerifyFrame(Tool[Verdict, VerificationEvent]):
                       support=cov >= cfg.text_support)
 
         return Verdict(verdict=found.verdict, methods=found.methods, evidence="\n".join(found.lines),
-                       t_s=times[0] if times else 0.0, ref=ref, span=span, thumb=thumb, scores=found.scores)
+                       t_s=times[0] if times else 0.0, ref=ref, span=span, thumb=thumb, scores=found.scores,
+                       frames=seen)
+
+    def judge_times(self, box: ToolBox, span: Span) -> list[float]:
+        """Frame times for the VLM: `count` spread evenly over a clip's span (centres of equal parts), or
+        over t +- around_s for a bare time (span of zero length); in the video, in order, without repeats."""
+        a, b = span
+        if b - a <= 0:
+            a, b = a - self.judge_frames.around_s, b + self.judge_frames.around_s
+        n = max(1, self.judge_frames.count)
+        times = [box.clamp_time(a + (i + 0.5) * (b - a) / n) for i in range(n)]
+        return sorted({round(t, 3) for t in times})
+
+    def _judge(self, box: ToolBox, judge: Judge, claim: str, span: Span, step: int,
+               found: _Judgement) -> list[dict[str, Any]]:
+        """Ask the policy's eyes about the claim on frames spread over `span`; returns the frames it saw."""
+        times = self.judge_times(box, span)
+        frames = [box.library.frame_at(box.video_id, t) for t in times]
+        answer, reason = judge(frames, claim)
+        seen = [{"t_s": t, "thumb": self._save_thumb(box, im, step, f"v{i}")}
+                for i, (t, im) in enumerate(zip(times, frames))]
+        at = ", ".join(prompts.fmt_time(t) for t in times)
+        found.add("vlm", f"vlm on {len(frames)} frames ({at}): {answer} ({reason})",
+                  {"yes": 1.0, "no": 0.0}.get(answer, 0.5), support=answer == "yes", refute=answer == "no")
+        return seen
 
     def _times(self, box: ToolBox, args: dict[str, Any]) -> tuple[list[float], Span, str | None]:
         """The frame times to look at, the span whose text is read, and the clip ref."""
@@ -174,14 +212,14 @@ class VerifyFrame(Tool[Verdict, VerificationEvent]):
         t = args["t_s"]
         return [t], (max(0.0, t - 2 * pad), min(box.duration_s, t + 2 * pad)), None
 
-    def _save_thumb(self, box: ToolBox, image: Image.Image, step: int) -> str:
+    def _save_thumb(self, box: ToolBox, image: Image.Image, step: int, suffix: str = "0") -> str:
         small = image.copy()
         small.thumbnail((box.config.thumb_max_side, box.config.thumb_max_side))
         # Only integers go into the name: model text never reaches the file system.
         sid = "x" if box.session_id is None else str(int(box.session_id))
         folder = Path(box.library.data.thumbs_dir) / str(box.video_id) / "verify"
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"s{sid}_n{int(step)}_0.jpg"
+        path = folder / f"s{sid}_n{int(step)}_{suffix}.jpg"
         small.convert("RGB").save(path, "JPEG", quality=85)
         return str(path)
 

@@ -1,0 +1,165 @@
+"""Answers that read the evidence: rank the runs of lines around the cited moments by how well they answer the
+question, and word the best one as a short quote led by the span that answers (a name, a number).
+
+How well a run answers is one measure, used both to choose the quote and to verify it (`agent.gate`):
+the MiniLM cosine of the question and the run's text, plus a share of the question's key terms the run
+holds, plus a bonus when it holds the kind of answer asked for (`agent.answer_type`), less a little
+per extra line (a quote is as short as it can be). A run that announces more ("three kinds of trees")
+or whose next sentences continue it ("And ...", "... also ...") is extended with them: a list spoken
+over several sentences is quoted whole.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agent import answer_type as at
+from agent import prompts, textmatch
+from agent.evidence import SCREEN, SPEECH, EvidenceConfig, Line, quote, runs
+
+Embed = Callable[[list[str]], np.ndarray]   # texts -> L2-normalised vectors [n, d]
+
+_CONTINUES = re.compile(r"^(and|also|plus|then|but also|as well)\b|^\w+(\s+\w+)?\s+also\b", re.IGNORECASE)
+_ANAPHOR = re.compile(r"^(it|its|they|their|this|these|he|she|his|her)\b|^the\s+(\w+)", re.IGNORECASE)
+# A sentence that announces what follows: "three kinds of trees", "people ask me how ...", a colon.
+_ANNOUNCES = re.compile(r"\b(two|three|four|five|several|2|3|4|5)\s+(\w+\s+)?(kinds|types|things|ways|reasons|"
+                        r"changes|ideas|steps|parts|sorts|groups|places|wishes|improvements|requests)\b"
+                        r"|\b(ask|asks|asked|wonder|wonders|wondered)\b|[:?]\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)  # neighbourhood and run limits
+    term_weight: float = 0.25    # added per share of the question's key terms the run holds
+    cue_weight: float = 0.15     # added when the run holds the kind of answer asked for
+    cue_missing: float = 0.15    # taken when it does not (a "who" question quoted without a name)
+    run_penalty: float = 0.03    # taken per line beyond the first
+    floor: float = 0.55          # an answer scoring below this does not answer the question
+    max_chars: int = 320         # the longest answer text (lead, span and quote)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A quote that may answer the question: a run of memory lines, its score and its lead span."""
+
+    lines: tuple[Line, ...]
+    score: float                 # the relevance measure above
+    similarity: float            # its MiniLM part
+    lead: str = ""               # the short span that answers, "" when the quote itself is the answer
+
+    @property
+    def start_s(self) -> float:
+        return min(ln.start_s for ln in self.lines)
+
+    @property
+    def end_s(self) -> float:
+        return max(ln.end_s for ln in self.lines)
+
+    @property
+    def quote(self) -> str:
+        return quote(self.lines)
+
+    def text(self, max_chars: int = 320) -> str:
+        """The answer's words: the lead span (when it is not the whole quote), the span, the quote."""
+        q = self.quote
+        lead = self.lead if self.lead and self.lead.strip(" .").lower() != q.strip(" .").lower() else ""
+        body = f'{prompts.fmt_span(self.start_s, self.end_s)}: "{q}"'
+        out = f"{lead}. {body}" if lead else body
+        return out if len(out) <= max_chars else out[: max_chars - 1].rstrip() + "…\""
+
+
+class Ranker:
+    """Ranks candidate quotes for one question (its vector and kind computed once)."""
+
+    def __init__(self, question: str, embed: Embed, config: AnswerConfig = AnswerConfig()) -> None:
+        self.question, self.embed, self.config = question, embed, config
+        self.kind = at.answer_type(question)
+        self.terms = " ".join(textmatch.key_terms(question))
+        self._q = embed([question])[0]
+
+    def score_texts(self, texts: Sequence[str], sims: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(score, similarity) of each text as an answer to the question (`sims`: similarities known already)."""
+        if not texts:
+            return np.zeros(0), np.zeros(0)
+        sim = np.asarray(self.embed(list(texts)) @ self._q if sims is None else sims, dtype=float)
+        c = self.config
+        scores = []
+        for t, s in zip(texts, sim):
+            cov = textmatch.coverage(self.terms, t, fuzzy=True) if self.terms else 0.0
+            cue = c.cue_weight if at.has_answer(self.kind, t, self.question) else (
+                0.0 if self.kind in at.BONUS_ONLY else -c.cue_missing)
+            scores.append(float(s) + c.term_weight * cov + (cue if self.kind != at.THING else 0.0))
+        return np.asarray(scores), sim
+
+    def rank(self, lines: list[Line]) -> list[Candidate]:
+        """Candidates best first: each sentence (extended where the speech goes on) and each run of lines of
+        one card. A run's similarity is its best line's (a card's name line and role line answer together,
+        but the vector of their joined text is a blur); its key terms and answer cue are read over the run."""
+        if not lines:
+            return []
+        sims = dict(zip(lines, (self.embed([ln.text for ln in lines]) @ self._q).tolist()))
+        found = [r for r in runs(lines, self.config.evidence) if len(r) == 1 or r[0].source == SCREEN]
+        scores, run_sims = self.score_texts([quote(r) for r in found], [max(sims[ln] for ln in r) for r in found])
+        scores = scores - self.config.run_penalty * np.asarray([len(r) - 1 for r in found])
+        out = []
+        for i in np.argsort(-scores, kind="stable"):
+            run = self.extend(found[int(i)], lines)
+            out.append(Candidate(run, float(scores[i]), float(run_sims[i]), self.lead(run, lines)))
+        return out
+
+    def extend(self, run: tuple[Line, ...], lines: list[Line]) -> tuple[Line, ...]:
+        """The run with the sentences that continue it or that it announces (up to the run limits)."""
+        ev = self.config.evidence
+        seq = [ln for ln in lines if ln.source == run[0].source]
+        i = seq.index(run[-1]) + 1
+        wanted = len(run) + (ev.max_run - 1 if _ANNOUNCES.search(run[-1].text) else 0)
+        out = list(run)
+        if len(run) == 1 and i < len(seq) and self._same_subject(run[0], seq[i]):
+            wanted += 1  # the next sentence goes on about what this one named ("... the Greenway Trust. The trust ...")
+        while i < len(seq) and len(out) < ev.max_run and len(quote(tuple(out + [seq[i]]))) <= ev.max_chars:
+            nxt = seq[i]
+            if not (len(out) < wanted or _CONTINUES.search(nxt.text)) or nxt.start_s - out[-1].end_s > ev.speech_gap_s:
+                break
+            out.append(nxt)
+            i += 1
+        return tuple(out)
+
+    @staticmethod
+    def _same_subject(line: Line, nxt: Line) -> bool:
+        """Whether the next sentence refers back to this one's subject (a pronoun, or "the X" for an X it names)."""
+        m = _ANAPHOR.match(nxt.text)
+        if not m or line.source != SPEECH:
+            return False
+        return m.group(2) is None or m.group(2).lower() in {w.lower() for w in textmatch.words(line.text)}
+
+    def lead(self, run: tuple[Line, ...], lines: list[Line]) -> str:
+        """The short span that answers, from the run's best line holding one ("" when none). A name heard
+        in speech is led with its spelling on screen nearby when there is one: speech recognition
+        misspells names that lower thirds and credits print."""
+        if self.kind == at.ROLE and run[0].source == SCREEN and len(run) > 1:
+            rest = [ln.text for ln in run if not at.people(ln.text)]
+            return rest[0] if rest and len(rest) < len(run) else ""
+        for ln in sorted(run, key=lambda x: -textmatch.coverage(self.terms, x.text, fuzzy=True)):
+            span = at.short_span(self.question, self.kind, ln.text)
+            if span and ln.source == SPEECH and self.kind == at.PERSON:
+                return self._as_written(span, lines) or span
+            if span:  # a card of a role and its name: the name comes from the line after the role's
+                return span
+        return ""
+
+    @staticmethod
+    def _as_written(name: str, lines: list[Line]) -> str:
+        """The on-screen spelling of a name heard in speech ("" when no screen line nearby is like it)."""
+        best, best_r = "", 0.0
+        for ln in lines:
+            if ln.source != SCREEN:
+                continue
+            for shown in at.people(ln.text):
+                r = difflib.SequenceMatcher(None, name.lower(), shown.lower()).ratio()
+                if r > best_r:
+                    best, best_r = shown, r
+        return best if best_r >= 0.55 else ""

@@ -1,0 +1,122 @@
+"""The reader of one session: the candidate answers the moments found so far hold, and the check of one.
+
+It reads memory's lines around the best hypotheses (`agent.evidence`), ranks their runs as answers
+(`agent.answer.Ranker`) and proposes the best quote of each moment. The check verifies the proposed
+answer, not the question: its quoted lines are memory text inside the cited spans, and it answers the
+question by the same measure that ranked it, at or above the floor.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from agent.answer import AnswerConfig, Candidate, Embed, Ranker
+from agent.evidence import Line, in_memory, lines_near
+
+if TYPE_CHECKING:
+    from agent.beliefs import Hypothesis
+    from memory.library import Library
+
+Span = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A candidate answer and the moment (hypothesis ref) whose neighbourhood holds it."""
+
+    ref: str
+    candidate: Candidate
+
+
+@dataclass(frozen=True)
+class Check:
+    """The verdict on a proposed answer at its cited spans."""
+
+    verdict: str                 # supported | refuted
+    in_memory: bool              # every quoted line is memory text inside a cited span
+    score: float                 # how well it answers the question (the ranking's measure)
+    floor: float
+
+    def evidence(self, quote: str) -> str:
+        where = "in memory inside the cited span" if self.in_memory else "NOT in memory inside the cited span"
+        return (f"the quote is {where}; it answers the question with score {self.score:.2f} "
+                f"(floor {self.floor:.2f}): {quote[:200]}")
+
+
+def minilm(library: Library) -> Embed:
+    """MiniLM sentence vectors from the library's models folder (the encoder the index uses)."""
+    from memory.text_encoder import embed
+
+    folder = library.data.models_dir
+    return lambda texts: embed(texts, folder)
+
+
+def _overlap(a: Span, b: Span) -> float:
+    return min(a[1], b[1]) - max(a[0], b[0])
+
+
+class Reader:
+    """Candidate answers of one session's moments, cached per set of moments read."""
+
+    def __init__(self, library: Library, video_id: int, question: str, config: AnswerConfig = AnswerConfig(),
+                 embed: Embed | None = None) -> None:
+        self.library, self.video_id, self.question, self.config = library, video_id, question, config
+        self._embed = embed
+        self._ranker: Ranker | None = None
+        self._cache: dict[tuple[str, ...], list[Proposal]] = {}
+        self.rejected: set[tuple[Span, ...]] = set()   # spans of lines of answers the check refused
+
+    @property
+    def ranker(self) -> Ranker:
+        if self._ranker is None:  # MiniLM loads on the first answer read, not when the session opens
+            self._ranker = Ranker(self.question, self._embed or minilm(self.library), self.config)
+        return self._ranker
+
+    def read(self, hs: Sequence[Hypothesis]) -> list[Proposal]:
+        """The candidate answers around these moments, best first, one per run of lines."""
+        key = tuple(f"{h.ref}:{h.start_s:.3f}-{h.end_s:.3f}" for h in hs)
+        if key not in self._cache:
+            lines: list[Line] = []
+            for h in hs:
+                lines += [ln for ln in lines_near(self.library, self.video_id, h.start_s, h.end_s,
+                                                  self.config.evidence) if ln not in lines]
+            lines.sort(key=lambda ln: (ln.source, ln.start_s, ln.end_s))
+            out, seen = [], set()
+            for c in self.ranker.rank(lines):
+                if c.lines in seen:
+                    continue
+                seen.add(c.lines)
+                out.append(Proposal(self._home(c, hs), c))
+            self._cache[key] = out
+        return [p for p in self._cache[key] if self.spans_of(p.candidate) not in self.rejected]
+
+    @staticmethod
+    def spans_of(c: Candidate) -> tuple[Span, ...]:
+        return tuple((ln.start_s, ln.end_s) for ln in c.lines)
+
+    @staticmethod
+    def _home(c: Candidate, hs: Sequence[Hypothesis]) -> str:
+        """The moment a candidate belongs to: the one overlapping its lines most (else the nearest)."""
+        span = (c.start_s, c.end_s)
+        return max(hs, key=lambda h: (_overlap(span, (h.start_s, h.end_s)),
+                                      -abs((h.start_s + h.end_s) / 2 - (span[0] + span[1]) / 2))).ref
+
+    def answers(self, proposals: list[Proposal]) -> list[Proposal]:
+        """The proposals that reach the floor."""
+        return [p for p in proposals if p.candidate.score >= self.config.floor]
+
+    def uncovered(self, c: Candidate, spans: Sequence[Span], tolerance_s: float) -> list[Line]:
+        """The candidate's lines that no span covers (within the tolerance)."""
+        return [ln for ln in c.lines if not any(a - tolerance_s <= ln.start_s and ln.end_s <= b + tolerance_s
+                                                or _overlap((ln.start_s, ln.end_s), (a, b)) > 0.5 * (ln.end_s - ln.start_s)
+                                                for a, b in spans)]
+
+    def check(self, c: Candidate, spans: Sequence[Span], tolerance_s: float) -> Check:
+        """Verify a proposed answer at the cited spans: in memory there, and answering at the floor."""
+        held = bool(spans) and in_memory(c.lines, self.library, self.video_id, list(spans), tolerance_s)
+        # The whole quote is scored again; a list it extends to may score lower than its core run did.
+        whole = float(self.ranker.score_texts([c.quote])[0][0]) - self.config.run_penalty * (len(c.lines) - 1)
+        score = max(whole, c.score)
+        ok = held and score >= self.config.floor
+        return Check("supported" if ok else "refuted", held, score, self.config.floor)

@@ -1,0 +1,173 @@
+"""What kind of answer a question wants, whether a line holds one, and the short span that is the answer.
+
+Plain English cues, no model: "who" wants a person's name, "how many / when / how long" a number or a
+date, "where" a place, "which X ..." the named thing that holds X. Names are runs of capitalised words;
+numbers are digits, number words and dates. A line in capitals (as credits often are) is read by the
+same rules. The span returned is always a substring of the line, so it is memory's words.
+"""
+from __future__ import annotations
+
+import re
+
+from agent import textmatch
+
+PERSON, ROLE, NUMBER, PLACE, ENTITY, REASON, THING = ("person", "role", "number", "place", "entity", "reason",
+                                                     "thing")
+# Kinds whose cue only adds: a person, a place or a thing may well be said without a name ("the students").
+BONUS_ONLY = (PERSON, ROLE, PLACE, ENTITY, REASON)
+_ROLE_Q = re.compile(r"\b(job title|(his|her|their|[a-z]+'s) (job|role|position|title)|for a living|occupation|"
+                     r"profession|works? as)\b")
+_REASON_Q = re.compile(r"^\s*why\b|\bwhat (made|makes|caused|causes)\b")
+_REASON = re.compile(r"\b(because|since|so that|so \w+ that|due to|as a result|too \w+|that's why|in order to|"
+                     r"thanks to)\b", re.IGNORECASE)
+_PLACE = re.compile(r"\b(in|on|at|near|inside|outside|under|behind|beside|across|around|from)\s+(the|a|an|their|"
+                    r"its|our)\s+\w+", re.IGNORECASE)
+# Quantity questions and the units their answers carry; a question matching none wants any number.
+_UNITS = ((re.compile(r"\bhow old\b|\bwhat age\b"), re.compile(r"\b(years?|months?)[ -]old\b|\baged?\s+\d", re.I)),
+          (re.compile(r"\b(cost|costs|price|pay|paid|money|spend|spent|budget|how much does)\b"),
+           re.compile(r"[$€£¥]|\b(euros?|dollars?|pounds?|cents?|pence|yen|francs?|crowns?|rupees?)\b", re.I)),
+          (re.compile(r"\bhow (long|often)\b"),
+           re.compile(r"\b(seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centur(y|ies)|times?)\b", re.I)),
+          (re.compile(r"\bhow far\b"), re.compile(r"\b(kilomet\w*|km|miles?|met(er|re)s?|feet|yards?)\b", re.I)),
+          (re.compile(r"\bhow (much )?(cooler|warmer|colder|hotter)\b|\btemperature\b"),
+           re.compile(r"\b(degrees?|°)", re.I)),
+          (re.compile(r"^\s*when\b|\bwhat (year|date|day)\b"),
+           re.compile(r"\b(1[5-9]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|october|"
+                      r"november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|"
+                      r"tomorrow|today|spring|summer|autumn|winter|\d+\s*[ap]\.?m\b|o'clock)\b", re.I)))
+_TIME_UNITS = re.compile(r"^(seconds?|minutes?|hours?|days?|weeks?|months?|years?|ago|times?)$")
+# Words that make a run of capitals an organisation or a place rather than a person.
+_NOT_PERSON = frozenset("""news university college school council foundation fund trust bank society hospital city
+town street road avenue route station company transit media arts family community civic centre center
+institute museum library park district council ministry department agency studio studios films productions
+commons creative attribution licence license""".split())
+
+_NUMBER_Q = re.compile(r"\b(how (many|much|long|far|big|old|often|fast|high|tall|large|cool|cold|hot|warm)"
+                       r"|what (year|date|day|time|age|percentage)|when)\b|\bcost\b")
+_PERSON_Q = re.compile(r"^\s*(who|whom|whose)\b|\b(who|whom)\s+(is|was|did|does|directed|made|wrote)\b"
+                       r"|\bwhat(?:'s| is| was)\s+(?:the\s+)?(?:[\w']+\s+)?name\b|\bname of the (?:\w+\s+)?"
+                       r"(?:person|man|woman|reporter|presenter|narrator|director|speaker|scientist|host)\b")
+_ENTITY_Q = re.compile(r"\b(which|what)\s+(?!(is|are|was|were|do|does|did|can|could|will|would|kind|kinds|"
+                       r"type|types|sort)\b)\w+|\bwhich of\b")
+_PLACE_Q = re.compile(r"^\s*where\b|\bwhere (was|is|did|does|were|are)\b|\bwhat (city|town|country|place)\b")
+_WORD_NUM = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+             "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
+             "million billion dozen half quarter").split()
+_MONTHS = ("january february march april may june july august september october november december").split()
+_NUMBER = re.compile(r"\d|\b(" + "|".join(_WORD_NUM + _MONTHS) + r")\b", re.IGNORECASE)
+# A run of capitalised words (a name, a place, an organisation); "St." and "O'Brien" are words too.
+_CAPS = re.compile(r"\b[A-Z][\w'’.-]*(?:[ \t]+(?:of|de|van|von|da|la|the)?[ \t]?[A-Z][\w'’.-]*)*")
+_MONTH = r"\b(?:" + "|".join(_MONTHS) + r")\b"
+_NUM_SPAN = re.compile(r"(?:\b(?:about|over|up to|more than|almost|nearly)\s+)?(?:" + _MONTH + r"(?:\s+\d{1,4})?"
+                       r"|(?:\d[\d,.]*\d|\d)(?:\s*%|st|nd|rd|th)?|\b(?:" + "|".join(_WORD_NUM) + r")\b)"
+                       r"(?:[\s-]+(?:(?:of\s+)?" + _MONTH + r"|\d[\d,.]*|[a-z]+))?(?:,?\s+\d{4})?", re.IGNORECASE)
+_NOT_NAME_START = {"i", "i'm", "im", "hello", "hi", "good", "my", "we", "our", "and", "but", "so", "the", "a",
+                   "this", "that", "it", "for", "from", "in", "on", "at", "with", "by", "mostly", "today",
+                   "tomorrow", "when", "if", "as", "since", "then", "there", "they", "he", "she", "you"}
+
+
+def answer_type(question: str) -> str:
+    """What kind of answer the question wants: the first kind whose question cue it has, else THING."""
+    q = question.lower()
+    cues = ((_ROLE_Q, ROLE), (_PERSON_Q, PERSON), (_NUMBER_Q, NUMBER), (_PLACE_Q, PLACE), (_REASON_Q, REASON),
+            (_ENTITY_Q, ENTITY))
+    return next((kind for cue, kind in cues if cue.search(q)), THING)
+
+
+def _cased(line: str) -> str:
+    """The line with words in capitals title-cased (same length), so capitals read as names."""
+    if not line.isupper():
+        return line
+    return re.sub(r"[A-Za-z']+", lambda m: m.group(0).lower() if m.group(0).lower() in textmatch.STOP
+                  else m.group(0), line.title())
+
+
+def names(line: str) -> list[str]:
+    """Runs of capitalised words in the line (function words and greetings at their start dropped)."""
+    text = _cased(line)
+    out = []
+    for m in _CAPS.finditer(text):
+        start, words = m.start(), m.group(0).split()
+        while words and words[0].lower().strip(",.") in _NOT_NAME_START:
+            start = text.index(words[1], start + len(words[0])) if len(words) > 1 else m.end()
+            words = words[1:]
+        if words:
+            span = line[start:start + len(" ".join(words))].strip(" ,.")
+            out.append(span)
+    return out
+
+
+def numbers(line: str) -> list[str]:
+    """Spans of the line that hold a number or a date, with the word that follows (its unit)."""
+    return [m.group(0).strip(" ,.") for m in _NUM_SPAN.finditer(line) if _NUMBER.search(m.group(0))]
+
+
+def people(line: str, terms: set[str] = frozenset()) -> list[str]:
+    """Names of persons in the line: runs of two to four capitalised words, the question's own words at
+    their start dropped ("Sound Design Kofi Mensah" -> "Kofi Mensah"), organisations left out."""
+    out = []
+    for n in names(line):
+        words = n.split()
+        while words and (set(textmatch.content_tokens(words[0])) & terms):
+            words = words[1:]
+        low = {w.lower().strip(",.'’") for w in words}
+        if 2 <= len(words) <= 4 and not low & _NOT_PERSON and not set(textmatch.content_tokens(" ".join(words))) & terms:
+            out.append(" ".join(words))
+    return out
+
+
+def _quantity(question: str, text: str) -> bool:
+    """Whether the text holds a number of the kind the question asks (its unit, or a count of things)."""
+    q = question.lower()
+    for asks, unit in _UNITS:
+        if asks.search(q):
+            return bool(unit.search(text)) and bool(_NUMBER.search(text))
+    if "how many" in q:  # a count: a number followed by the things counted, not a time ("ten years ago")
+        for m in re.finditer(r"(?:\d[\d,.]*|\b(?:" + "|".join(_WORD_NUM) + r"))\s+(?:\w+\s+)?(\w+)", text, re.I):
+            if not _TIME_UNITS.match(m.group(1).lower()):
+                return True
+        return False
+    return bool(_NUMBER.search(text))
+
+
+def has_answer(kind: str, text: str, question: str = "") -> bool:
+    """Whether the text holds the kind of answer wanted (a THING question: always)."""
+    if kind == ENTITY:
+        return bool(short_span(question, kind, text))
+    if kind == PERSON:
+        return bool(people(text, set(textmatch.content_tokens(" ".join(textmatch.key_terms(question))))))
+    if kind == ROLE:
+        return bool(people(text)) and " | " in text
+    if kind == NUMBER:
+        return _quantity(question, text)
+    if kind == PLACE:
+        return bool(names(text)) or bool(_PLACE.search(text))
+    if kind == REASON:
+        return bool(_REASON.search(text))
+    return True
+
+
+def short_span(question: str, kind: str, line: str) -> str:
+    """The short span of the line that answers (a name, a number, the named thing holding a question's
+    word), or "" when there is none; always a substring of the line."""
+    terms = set(textmatch.content_tokens(" ".join(textmatch.key_terms(question))))
+    if kind == NUMBER:  # a number the question itself holds ("route 7") is not its answer
+        asked = set(textmatch.words(question))
+        found = [n for n in numbers(line)
+                 if not {w for w in textmatch.words(n) if _NUMBER.search(w)} <= asked]
+        return found[0] if found else ""
+    if kind == PERSON:
+        found = people(line, terms)
+        return found[0] if found else ""
+    if kind == ROLE:  # a lower third: the line of the card that is not the name
+        return "" if people(line) else line.split(" | ")[0] if " | " not in line else ""
+    found = names(line)
+    holding = [n for n in found if terms & set(textmatch.content_tokens(n)) and len(n.split()) >= 2]
+    if holding:
+        return holding[0]
+    # The name that follows a word of the question: "Licensed under Creative Commons ..." for "what licence".
+    for n in found:
+        before = line[: line.find(n)].split()[-2:]
+        if len(n.split()) >= 2 and any(textmatch.coverage(t, w, fuzzy=True) for t in terms for w in before):
+            return n
+    return found[0] if kind == PLACE and found else ""

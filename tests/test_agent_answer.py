@@ -1,0 +1,119 @@
+"""Answers that read the evidence, one test per failure kind seen on real footage: each runs the whole loop
+with a narrow policy (first option every time) over a small memory written directly, and asserts the
+answer's text and status."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.loop import run
+from agent.planners import first_choice
+from agent.policy import ScriptedPolicy
+from bench.agent_score import absent_words
+from tests.fixtures.agent_fake import Row, fake_library
+
+NARRATION = [Row(5, 9, "In the middle of a busy city, a surprising neighbour has made itself at home."),
+             Row(10, 14, "Flocks of white cockatoos nest in the towers and parks of the old harbour district."),
+             Row(20, 24, "People always ask me how they find enough to live on."),
+             Row(25, 28, "Mostly they eat seeds from the plane trees in the parks."),
+             Row(29, 32, "They also raid the fruit that people leave in open bins."),
+             Row(33, 36, "And in winter they strip the soft bark from young branches."),
+             Row(40, 44, "Much of this research is supported by the Greenway Trust."),
+             Row(45, 49, "The trust hands out free nesting boxes to schools across the region."),
+             Row(50, 54, "Children build the boxes, and we count the chicks together every spring.")]
+CREDITS = [Row(100, 105, "Narrated by"), Row(100, 105, "Jonas Whitfield"),
+           Row(106, 111, "Directed by"), Row(106, 111, "Amara Okafor"),
+           Row(112, 118, "Made possible with support from"), Row(112, 118, "Alder Family Foundation"),
+           Row(112, 118, "Northwind Arts Council"),
+           Row(119, 125, "Licensed under Creative Commons Attribution 4.0")]
+
+
+@pytest.fixture
+def lib(tmp_path: Path):
+    lib = fake_library(tmp_path, duration_s=130.0, speech=NARRATION, screen=CREDITS)
+    yield lib
+    lib.close()
+
+
+def ask(lib, question: str):
+    events = list(run(lib, lib.video_id, question, ScriptedPolicy([first_choice] * 12, narrow=True)))
+    final = events[-1]
+    memory = [r.text for r in NARRATION + CREDITS]
+    if final.status != "not_found":
+        assert absent_words(final.text.removeprefix("Unverified:"), memory) == []  # every word is memory's
+        assert len(final.text) <= 320
+    return final, events
+
+
+@pytest.mark.parametrize("question,funder,other", [
+    ("Which of the funders is an arts council?", "Northwind Arts Council", "Alder Family Foundation"),
+    ("Which family foundation helped pay for the film?", "Alder Family Foundation", "Northwind Arts Council"),
+])
+def test_a_card_with_two_funders_answers_with_the_one_the_question_names(lib, question, funder, other) -> None:
+    final, _ = ask(lib, question)
+    assert final.status == "answered" and funder in final.text and other not in final.text
+    assert [(c["start_s"], c["end_s"]) for c in final.citations] == [(112.0, 118.0)]
+
+
+def test_a_role_and_its_name_answer_who_with_the_name(lib) -> None:
+    final, _ = ask(lib, "Who directed the film?")
+    assert final.status == "answered" and final.text.startswith("Amara Okafor")
+    assert "Directed by" in final.text and "Jonas" not in final.text
+
+
+def test_the_end_cards_licence(lib) -> None:
+    final, _ = ask(lib, "Can I reuse this video? What licence is it under?")
+    assert final.status == "answered"
+    assert final.text.startswith("Creative Commons Attribution") and "Licensed under" in final.text
+
+
+def test_a_list_spoken_over_three_sentences_is_quoted_whole(tmp_path: Path) -> None:
+    speech = [Row(30, 33, "The first street took only eleven weeks to finish."),
+              Row(34, 37, "We chose three kinds of trees for the new avenue."),
+              Row(38, 41, "Along the station road we planted silver birches."),
+              Row(42, 45, "Beside the school, a row of red maples went in."),
+              Row(46, 49, "And near the library, we put a dozen young oaks."),
+              Row(60, 64, "Altogether, the project cost two million euros.")]
+    with fake_library(tmp_path, duration_s=90.0, speech=speech) as lib:
+        events = list(run(lib, lib.video_id, "Which trees went into the new avenue?",
+                          ScriptedPolicy([first_choice] * 12, narrow=True)))
+    final = events[-1]
+    assert final.status == "answered"
+    assert all(item in final.text for item in ("silver birches", "red maples", "young oaks"))
+    assert "eleven weeks" not in final.text and "euros" not in final.text
+
+
+def test_what_an_organisation_provides_comes_from_the_sentence_after_its_name(lib) -> None:
+    final, events = ask(lib, "What does the Greenway Trust give to schools?")
+    assert final.status == "answered" and "free nesting boxes to schools" in final.text
+    check = next(e for e in events if e.kind == "verification")
+    assert check.verdict == "supported" and check.methods == ["memory", "relevance"]
+    assert "nesting boxes" in check.claim  # the answer was verified, not the question
+
+
+def test_a_question_the_video_cannot_answer_is_not_answered(lib) -> None:
+    final, _ = ask(lib, "Who composed the music for this film?")
+    assert final.status in ("not_found", "unverified")
+    if final.status == "unverified":
+        assert final.reason.startswith("nothing supported it")
+    else:
+        assert final.citations == [] and final.reason
+
+
+def test_the_check_refutes_a_quote_memory_does_not_hold_at_the_cited_span(lib) -> None:
+    from agent.answer import Candidate
+    from agent.answer_reader import Reader
+    from agent.evidence import Line
+
+    reader = Reader(lib, lib.video_id, "What does the Greenway Trust give to schools?")
+    said = (Line(45.0, 49.0, "The trust hands out free nesting boxes to schools across the region.", "speech"),)
+    assert reader.check(Candidate(said, 0.9, 0.7), [(45.0, 49.0)], 1.0).verdict == "supported"
+    elsewhere = reader.check(Candidate(said, 0.9, 0.7), [(5.0, 9.0)], 1.0)       # held, but not where cited
+    invented = reader.check(Candidate((Line(45.0, 49.0, "The trust gives schools a bus.", "speech"),), 0.9, 0.7),
+                            [(45.0, 49.0)], 1.0)
+    assert (elsewhere.verdict, elsewhere.in_memory) == ("refuted", False)
+    assert (invented.verdict, invented.in_memory) == ("refuted", False)
+    off_topic = (Line(50.0, 54.0, "Children build the boxes, and we count the chicks together every spring.", "speech"),)
+    low = reader.check(Candidate(off_topic, 0.1, 0.1), [(50.0, 54.0)], 1.0)
+    assert low.in_memory and low.verdict == "refuted" and low.score < low.floor
