@@ -92,6 +92,8 @@ class Ranker:
             cov = textmatch.coverage(self.terms, t, fuzzy=True) if self.terms else 0.0
             cue = c.cue_weight if at.has_answer(self.kind, t, self.question) else (
                 0.0 if self.kind in at.BONUS_ONLY else -c.cue_missing)
+            if self.kind == at.PERSON and self.terms:
+                cue *= cov  # a name counts as much as the line is about what the person did ("directed by")
             scores.append(float(s) + c.term_weight * cov + (cue if self.kind != at.THING else 0.0))
         return np.asarray(scores), sim
 

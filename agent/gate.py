@@ -255,7 +255,8 @@ class Gate:
         for ln in c.lines:
             best = max(self.beliefs.hypotheses, default=None,
                        key=lambda h: min(h.end_s + tol, ln.end_s) - max(h.start_s - tol, ln.start_s))
-            if best is not None and min(best.end_s + tol, ln.end_s) - max(best.start_s - tol, ln.start_s) > 0 \
+            # ">= 0": a card read on one frame is a line of zero length, covered when it lies inside the clip
+            if best is not None and min(best.end_s + tol, ln.end_s) - max(best.start_s - tol, ln.start_s) >= 0 \
                     and best not in out:
                 out.append(best)
         return out[: self.config.max_citations]
@@ -268,7 +269,7 @@ class Gate:
         if self.reader.uncovered(c, spans, self.config.time_tolerance_s) and run.tools_left():
             yield run.observe("the quote reaches beyond the retrieved clip: retrieving its own span")
             yield from run.call(RetrieveClip.name, {"query": c.quote[:200], "start_s": round(c.start_s, 3),
-                                                    "end_s": round(c.end_s, 3)})
+                                                    "end_s": round(max(c.end_s, c.start_s + 1.0), 3)})
             cited = self._covering(c)
         return cited
 

@@ -30,7 +30,8 @@ STEP_OPEN = "Step {n}. Choose the next action: call a tool, or answer citing ver
 STEP_PLAN = "Step {n}. Choose the search query that best finds the answer to: {question}"
 STEP_ANSWER = "Step {n}. Choose the moment whose quote answers: {question}"
 
-VLM_JUDGE = ("Look at the image. Claim: {claim}\nIs the claim true for this image? Reply with JSON: "
+VLM_JUDGE = ("Look at the frames (in time order, from one moment of the video). Claim: {claim}\n"
+             "Is the claim true for these frames? Reply with JSON: "
              '{{"verdict": "yes" | "no" | "unsure", "reason": "..."}}')
 
 NOT_FOUND = "I found no evidence in this video that answers the question."

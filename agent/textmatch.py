@@ -111,6 +111,10 @@ def query_candidates(question: str) -> list[str]:
     """Search queries built from the question, best first (narrow policies choose among them)."""
     terms = key_terms(question)
     out = [" ".join(terms), question.strip(), " ".join(terms[:2]), " ".join(terms[-2:])]
+    # A paraphrased question rarely shares all its terms with the line that answers it: searches are
+    # cheap, so every adjacent pair and then each term alone are tried before giving up.
+    out += [" ".join(terms[i:i + 2]) for i in range(1, len(terms) - 2)]
+    out += terms if len(terms) > 1 else []
     seen: list[str] = []
     for q in out:
         q = " ".join(q.split())[:200]

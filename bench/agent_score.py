@@ -54,6 +54,9 @@ def answer_right(answer: str, alternatives: Sequence[Sequence[str]]) -> bool:
 
 
 def overlaps(a: Span, b: Span) -> bool:
+    """Two spans share time; a zero-length span (a line read on one frame) counts when it lies inside."""
+    if a[0] == a[1] or b[0] == b[1]:
+        return min(a[1], b[1]) >= max(a[0], b[0])
     return min(a[1], b[1]) > max(a[0], b[0])
 
 

@@ -4,6 +4,8 @@ old whole-frame reader ("page") vs the line reader ("lines", memory.screen_text)
 - overlay: the credits, titles, lower thirds and end card of `tests/fixtures/overlays.sample_cards`
   drawn over moving real footage, indexed end to end (Library.index_video) with each reader; the
   video's screen_text rows are scored against the fixture's ground truth.
+- deck: the same, end to end, on the larger rendered sample of `bench/ocr_overlay_deck.py` (about
+  40 lines over all four clips).
 - cards: the stand-in cards of bench/ocr_cards.py (some adversarial), read frame by frame
   (`read_text`, the union of its lines) and as one shot (`read_frames`); seconds per frame.
 - speed: the 10-minute narrated fixture indexed with the line reader (every stage but the visual
@@ -94,17 +96,21 @@ def _index(video: Path, reader: str, stages: tuple[str, ...] | None = None) -> d
             lib.close()
 
 
-def run_overlay(work: Path) -> dict[str, Any]:
-    """Both readers end to end on the overlay fixture: recall, misses, the stage's seconds."""
+def run_overlay(work: Path, name: str = "overlays_sample") -> dict[str, Any]:
+    """Both readers end to end on a rendered overlay video: recall, misses, the stage's seconds.
+    "overlays_sample": the fixture module's sample; "overlays_deck": the larger `bench.ocr_overlay_deck`."""
     from tests.fixtures.overlays import render_overlay_video, sample_cards
 
-    video, truth_file = work / "overlays_sample.mp4", work / "overlays_sample.json"
+    from bench.ocr_overlay_deck import DURATION_S, deck
+
+    cards, duration_s = (sample_cards(), 40.0) if name == "overlays_sample" else (deck(), DURATION_S)
+    video, truth_file = work / f"{name}.mp4", work / f"{name}.json"
     if video.is_file() and truth_file.is_file():
         truth = json.loads(truth_file.read_text())
     else:
-        truth = [t.__dict__ for t in render_overlay_video(sample_cards(), video, duration_s=40.0)]
+        truth = [t.__dict__ for t in render_overlay_video(cards, video, duration_s=duration_s)]
         truth_file.write_text(json.dumps(truth))
-    out: dict[str, Any] = {"video_s": 40.0, "lines": len(truth), "truth": [t["text"] for t in truth]}
+    out: dict[str, Any] = {"video_s": duration_s, "lines": len(truth), "truth": [t["text"] for t in truth]}
     for reader in READERS:
         got = _index(video, reader, ("probe", "shots", "keyframes", "ocr"))
         texts = [r["text"] for r in got["rows"]]
@@ -150,7 +156,8 @@ def main(argv: list[str]) -> int:
     work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("CITECLIP_MODELS", str(_models_dir()))
     t0 = time.perf_counter()
-    res: dict[str, Any] = {"overlay": run_overlay(work), "cards": run_cards(tuple(args.clips))}
+    res: dict[str, Any] = {"overlay": run_overlay(work), "deck": run_overlay(work, "overlays_deck"),
+                           "cards": run_cards(tuple(args.clips))}
     if not args.no_speed:
         res["speed"] = run_speed(work)
     res["seconds"] = round(time.perf_counter() - t0, 1)
@@ -159,6 +166,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps(res, indent=1))
     else:
         summary = {"overlay": {r: res["overlay"][r]["recall"] for r in READERS},
+                   "deck": {r: res["deck"][r]["recall"] for r in READERS},
                    "cards": {r: res["cards"][r] for r in ("old", "new")}}
         if "speed" in res:
             summary["speed"] = {r: {k: v for k, v in res["speed"][r].items() if k != "ocr_info"} for r in READERS}

@@ -43,6 +43,8 @@ class ScreenTextConfig:
     line_gap: float = 1.2           # letters join a line when the gap is under this many letter heights
     row_gap: float = 1.2            # pieces of a row closer than this many line heights are one line
     max_lines: int = 24             # at most this many lines read per frame (the most letter-like first)
+    edge_px: int = 3                # a line this close (work pixels) to the frame's top or bottom is cut by
+                                    # it (a credit roll entering or leaving): its letters are read in pieces
     line_px: int = 44               # each strip is scaled so its line is this tall (tesseract likes ~30 px caps)
     pad: float = 0.35               # margin kept around a line, as a fraction of its height
     psm: int = 7                    # each strip is read as one line of text
@@ -169,6 +171,8 @@ def _lines_of(mask: np.ndarray, config: ScreenTextConfig, light: bool, back: flo
         base = y[members] + h[members]
         if np.mean(np.abs(base - np.median(base)) <= 0.2 * mid) < config.baseline_share:
             continue
+        if top < config.edge_px or bottom > mask.shape[0] - config.edge_px:
+            continue  # cut by the frame's edge
         box = (int(left * back), int(top * back), int(right * back), int(bottom * back))
         out.append(FoundLine(box, light, int(members.size)))
     return out

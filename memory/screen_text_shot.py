@@ -1,13 +1,19 @@
 """Video text across the frames of a shot: follow each line from frame to frame, read it a few times
 while it stays, vote, and keep a role and its name on one line.
 
-A line found at the same place in consecutive frames is one track. A track is read in its first
+A line found at the same place in consecutive frames is one track; so is a line that moved (a credit
+roll) when it keeps its width, its height and the look of its ink. A track the search misses in a
+frame (busy footage broke its letters apart) goes on where its strokes are found again, where it was
+or where its own motion brings it, and survives a frame in which it is not seen. A track is read in its first
 `votes` frames (the strips are cut as the frames go by and all of the shot's go to tesseract in
-one call; a frame unchanged since the last is not even searched again) and then stands for itself while it stays, so a
-credit held for ten seconds costs `votes` reads. The track's text is the reading most like the
-others, weighted by confidence: one frame's "Jane" loses to two frames' "Jane Doe". Tracks that are
-on screen together then join when a person would read them as one line: a role above its name
-("Narrated by" / "Jane Doe") or a role beside it ("Music   Tom Reyes").
+one call; a frame unchanged since the last is not even searched again) and then stands for itself
+while it stays, so a credit held for ten seconds costs `votes` reads. The footage behind a line
+moves while the line does not: the crops of a track, aligned, are fused into one more strip (the
+darkest of each pixel for light text, the lightest for dark text), where busy footage fades and the
+letters stay. The track's text is the reading most like the others, weighted by confidence: one
+frame's "Jane" loses to two frames' "Jane Doe", and a line seen in several frames is kept only when
+two readings agree. Tracks that are on screen together then join when a person would read them as
+one line: a role above its name ("Narrated by" / "Jane Doe") or a role beside it ("Music   Tom Reyes").
 """
 from __future__ import annotations
 
@@ -25,9 +31,12 @@ from memory.screen_text import Box, FoundLine, ScreenTextConfig, best_reading, f
 _WORDY = re.compile(r"[^\W_]{3,}")  # a line holds a word of three letters or digits at least
 
 # A short line that names a role and waits for its name.
-_ROLE = re.compile(r"(\b(by|from|of)|:)$|^(music|animation|narrator|director|producer|editor|camera|sound|"
-                   r"written|script|voice|design|photography|cinematography|illustration|starring|with)\b",
-                   re.IGNORECASE)
+_WAITS = re.compile(r"(\b(by|from|of)|:)$", re.IGNORECASE)  # "Directed by", "Music:" wait for a name
+# Words a role is made of ("Music", "Sound Design"): a line of nothing else waits for a name.
+_ROLE_WORDS = frozenset("""music animation animator narrator narration director producer production editor editing
+    camera sound design designer written writer script voice photography cinematography illustration starring
+    with executive associate art costume makeup lighting graphics colour color grading research researcher
+    additional original score mix mixing visual effects casting story screenplay host presenter""".split())
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,7 @@ class ScreenLine:
     first: int          # index (into the frames given) of the first frame it is on screen
     last: int           # index of the last frame it is on screen
     votes: int          # readings that agreed with the text
+    path: tuple[tuple[int, Box], ...] = ()  # (frame index, box) where it was seen: a moving line's places
 
 
 @dataclass(eq=False)  # tracks are compared by identity
@@ -51,6 +61,9 @@ class _Track:
     look: np.ndarray      # the line's ink, small (`_look`): a new text at the same place is a new track
     cut: int = 0          # strips cut from it so far (one reading each)
     readings: list[tuple[str, float]] = field(default_factory=list)
+    path: list[tuple[int, Box]] = field(default_factory=list)   # where it was seen, frame by frame
+    crops: list[np.ndarray] = field(default_factory=list)       # padded grey crops to fuse (`_fused`)
+    ink: np.ndarray | None = None   # the line's strokes where it was last seen (`_ink`), to find it again
 
 
 def _changed(a: np.ndarray, b: np.ndarray, config: ScreenTextConfig) -> bool:
@@ -73,10 +86,107 @@ def _same_look(a: np.ndarray, b: np.ndarray) -> bool:
     return float(np.abs(a - b).mean()) < 0.12
 
 
-def _same_place(a: Box, b: Box) -> bool:
+def _look_gap(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a - b).mean())
+
+
+def _same_size(a: Box, b: Box) -> bool:
     ha, hb = a[3] - a[1], b[3] - b[1]
-    return overlap(a, b) > 0.6 and 0.75 < ha / max(1, hb) < 1.33 and \
-        abs((a[2] - a[0]) - (b[2] - b[0])) < 0.25 * max(a[2] - a[0], b[2] - b[0])
+    return 0.75 < ha / max(1, hb) < 1.33 and abs((a[2] - a[0]) - (b[2] - b[0])) < 0.25 * max(a[2] - a[0], b[2] - b[0])
+
+
+def _same_place(a: Box, b: Box) -> bool:
+    return overlap(a, b) > 0.6 and _same_size(a, b)
+
+
+def _moved_to(a: Box, b: Box) -> bool:
+    """Whether `b` may be line `a` moved up or down (a credit roll): same columns, same size."""
+    w = max(a[2] - a[0], b[2] - b[0])
+    return abs(a[0] - b[0]) < 0.08 * w and abs(a[2] - b[2]) < 0.08 * w and _same_size(a, b)
+
+
+def _follow(open_: list[_Track], taken: list[_Track], f: FoundLine, look: np.ndarray) -> _Track | None:
+    """The open track that found line `f` continues: one at the same place that looks the same, else the
+    best-looking one it may have moved from; None for a new line."""
+    free = [t for t in open_ if t not in taken and t.light == f.light]
+    here = [t for t in free if _same_place(t.path[-1][1], f.box) and _same_look(t.look, look)]
+    if here:
+        return here[0]
+    moved = [t for t in free if _moved_to(t.path[-1][1], f.box) and _same_look(t.look, look)]
+    return min(moved, key=lambda t: _look_gap(t.look, look), default=None)
+
+
+def _ink(g: np.ndarray, box: Box, light: bool) -> np.ndarray:
+    """The strokes (top-hat, kernel a line height wide) of a picture inside `box` (clipped to the
+    picture): letters stay, the footage's broad shapes go."""
+    h = max(3, box[3] - box[1])
+    m = h // 2
+    top, left = max(0, box[1] - m), max(0, box[0] - m)
+    region = g[top:box[3] + m, left:box[2] + m]
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, ((h | 1), (h | 1)))
+    s = cv2.morphologyEx(region, cv2.MORPH_TOPHAT if light else cv2.MORPH_BLACKHAT, kernel)
+    return s[max(0, box[1]) - top:box[3] - top, max(0, box[0]) - left:box[2] - left].astype(np.float32)
+
+
+def _found_again(t: _Track, g: np.ndarray, box: Box, min_score: float = 0.5) -> Box | None:
+    """Where, within a third of a line height of `box`, the track's strokes are again (normalised
+    correlation of `_ink`s over at least `min_score`); None when they are not there."""
+    tmpl = t.ink
+    if tmpl is None or tmpl.size == 0 or float(tmpl.std()) < 1.0:
+        return None
+    m = max(4, (box[3] - box[1]) // 3)
+    left, top = max(0, box[0] - m), max(0, box[1] - m)
+    here = _ink(g, (left, top, box[2] + m, box[3] + m), t.light)
+    if here.shape[0] < tmpl.shape[0] or here.shape[1] < tmpl.shape[1]:
+        return None
+    res = cv2.matchTemplate(here, tmpl, cv2.TM_CCOEFF_NORMED)
+    _, score, _, (x, y) = cv2.minMaxLoc(res)
+    if score < min_score:
+        return None
+    return left + x, top + y, left + x + tmpl.shape[1], top + y + tmpl.shape[0]
+
+
+def _ahead(t: _Track, fi: int, height: int) -> Box | None:
+    """Where track `t` should be in frame `fi`: moved on at its own pace (a credit roll), or where it
+    was; None when that leaves the frame."""
+    (f1, b1) = t.path[-1]
+    dy = 0
+    if len(t.path) >= 2:
+        f0, b0 = t.path[-2]
+        dy = round((b1[1] - b0[1]) * (fi - f1) / max(1, f1 - f0))
+    box = (b1[0], b1[1] + dy, b1[2], b1[3] + dy)
+    return box if box[1] >= 0 and box[3] <= height else None
+
+
+def _crop(g: np.ndarray, box: Box, size: tuple[int, int]) -> np.ndarray:
+    """A `size` (w, h) window of `g` centred on `box` (edge pixels repeated where it leaves the frame)."""
+    w, h = size
+    cx, cy = (box[0] + box[2]) // 2, (box[1] + box[3]) // 2
+    x0, y0 = cx - w // 2, cy - h // 2
+    padded = cv2.copyMakeBorder(g, h, h, w, w, cv2.BORDER_REPLICATE)
+    return padded[y0 + h:y0 + 2 * h, x0 + w:x0 + 2 * w]
+
+
+def _fused(t: _Track) -> tuple[np.ndarray, FoundLine] | None:
+    """The track's crops aligned on the first (phase correlation, by a few pixels at most) and fused
+    pixel by pixel, the darkest for light text and the lightest for dark: footage that moved behind the
+    letters fades. With the line's box inside the fused picture; None with fewer than two crops."""
+    if len(t.crops) < 2:
+        return None
+    ref = t.crops[0].astype(np.float32)
+    limit = max(2.0, (t.box[3] - t.box[1]) / 6)   # the found boxes of a line differ by a pixel or two
+    stack = [t.crops[0]]
+    for c in t.crops[1:]:
+        (dx, dy), _ = cv2.phaseCorrelate(ref, c.astype(np.float32))
+        if max(abs(dx), abs(dy)) > limit:  # footage that moved, not the line: its boxes already align it
+            dx = dy = 0.0
+        shift = np.float32([[1, 0, -dx], [0, 1, -dy]])
+        stack.append(cv2.warpAffine(c, shift, (c.shape[1], c.shape[0]), borderMode=cv2.BORDER_REPLICATE))
+    fused = (np.min if t.light else np.max)(np.stack(stack), axis=0)
+    l, tp, r, b = t.box
+    h, w = fused.shape
+    x0, y0 = (w - (r - l)) // 2, (h - (b - tp)) // 2
+    return fused, FoundLine((x0, y0, x0 + r - l, y0 + b - tp), t.light, 0)
 
 
 def _vote(readings: list[tuple[str, float]]) -> tuple[str, float, int]:
@@ -92,19 +202,28 @@ def _vote(readings: list[tuple[str, float]]) -> tuple[str, float, int]:
 
 
 def _joins(upper: ScreenLine, lower: ScreenLine) -> bool:
-    """Whether two co-visible lines read as one: a role with its name below or to its right."""
+    """Whether two co-visible lines read as one: a role with its name below or to its right. A role
+    ends in "by", "of", "from" or ":", or is only role words ("Music"), or is a short label in
+    smaller type right above a short line (a credit's label over its name)."""
     words = upper.text.split()
-    waits = re.search(r"(\b(by|from|of)|:)$", upper.text.strip(), re.IGNORECASE)
-    # "Directed by", "Music:", "Music" wait for a name; "Music Tom Reyes" already has one.
-    if not _ROLE.search(upper.text.strip()) or len(words) > 5 or (not waits and len(words) > 2):
+    role = bool(_WAITS.search(upper.text.strip())) or all(w.lower().strip(":,.") in _ROLE_WORDS for w in words)
+    (l1, t1, r1, b1), (l2, t2, r2, b2) = _boxes_together(upper, lower)
+    label = b1 - t1 < 0.7 * (b2 - t2) and len(lower.text.split()) <= 4
+    if not (role or label) or len(words) > 5:
         return False
     if min(upper.last, lower.last) < max(upper.first, lower.first):
         return False
-    (l1, t1, r1, b1), (l2, t2, r2, b2) = upper.box, lower.box
     h = max(b1 - t1, b2 - t2)
     beside = abs((t1 + b1) - (t2 + b2)) / 2 < 0.5 * h and 0 <= l2 - r1 < 12 * h
     below = 0 <= t2 - b1 < 1.6 * h and min(r1, r2) - max(l1, l2) > 0.3 * min(r1 - l1, r2 - l2)
-    return beside or below
+    return below or (beside and role)
+
+
+def _boxes_together(a: ScreenLine, b: ScreenLine) -> tuple[Box, Box]:
+    """The two lines' boxes in one frame both were seen in (a credit roll moves them), else their boxes."""
+    pb = dict(b.path)
+    common = [(i, box) for i, box in a.path if i in pb]
+    return (common[0][1], pb[common[0][0]]) if common else (a.box, b.box)
 
 
 def _join_roles(lines: list[ScreenLine]) -> list[ScreenLine]:
@@ -126,9 +245,10 @@ def _join_roles(lines: list[ScreenLine]) -> list[ScreenLine]:
 
 
 def read_frames(frames: list[Image.Image | np.ndarray], config: ScreenTextConfig = ScreenTextConfig(),
-                votes: int = 3) -> list[ScreenLine]:
-    """The text lines on screen in a shot's frames (in order), each read up to `votes` times and voted;
-    a role and its name joined into one line. Frames indices in the result index `frames`."""
+                votes: int = 3, fuse: int = 5, gap: int = 1) -> list[ScreenLine]:
+    """The text lines on screen in a shot's frames (in order), each read up to `votes` times, plus once
+    from up to `fuse` of its frames fused (`_fused`), and voted; a track survives `gap` frames in which
+    it was not found. A role and its name joined into one line. Frames indices in the result index `frames`."""
     open_: list[_Track] = []
     done: list[_Track] = []
     pending: list[tuple[_Track, list[np.ndarray]]] = []   # strips cut now, read in one call at the end
@@ -140,28 +260,74 @@ def read_frames(frames: list[Image.Image | np.ndarray], config: ScreenTextConfig
         if last_sig is None or _changed(sig, last_sig, config):
             found = find_lines(g, config)   # an unchanged picture keeps the lines found in it
         still: list[_Track] = []
+        seen: list[tuple[_Track, FoundLine]] = []
         for f in found:
-            track = next((t for t in open_ if t not in still and t.light == f.light and _same_place(t.box, f.box)
-                          and _same_look(t.look, _look(g, t.box, t.light))), None)
-            if track is None:
-                track = _Track(f.box, f.light, fi, fi, _look(g, f.box, f.light))
+            look = _look(g, f.box, f.light)
+            track = _follow(open_, [t for t, _ in seen], f, look)
+            seen.append((track or _Track(f.box, f.light, fi, fi, look), f))
+        # A line the search missed here (footage swallowed some letters) whose strokes are where it was,
+        # or where its own motion brings it.
+        for t in open_:
+            if any(t is u for u, _ in seen):
+                continue
+            box = _ahead(t, fi, g.shape[0])
+            box = _found_again(t, g, box) if box is not None else None
+            if box is not None:
+                seen.append((t, FoundLine(box, t.light, 0)))
+        for track, f in seen:
             track.last = fi
+            track.ink = _ink(g, f.box, track.light)
+            track.path.append((fi, f.box))
             still.append(track)
             if track.cut < votes:
                 track.cut += 1
                 pending.append((track, strips(g, f, config)))
-        done += [t for t in open_ if t not in still]
-        open_ = still
+            if len(track.crops) < fuse and (fi == track.first or _changed(sig, last_sig, config)):
+                lh = track.box[3] - track.box[1]
+                size = (track.box[2] - track.box[0] + 2 * lh, 2 * lh)
+                track.crops.append(_crop(g, f.box, size))
+        # A line missed in one frame (footage swallowed its letters there) is still the same line after.
+        waiting = [t for t in open_ if t not in still and fi - t.last <= gap]
+        done += [t for t in open_ if t not in still and t not in waiting]
+        open_ = still + waiting
+    for t in done + open_:
+        fused = _fused(t)
+        if fused is not None:
+            pending.append((t, strips(fused[0], fused[1], config)))
     n = len(config.variants)
     texts = screen_text.read_strips([s for _, ss in pending for s in ss], config)
     for i, (track, _) in enumerate(pending):
         track.readings.append(best_reading(texts[i * n:(i + 1) * n]))
     out = []
-    for t in sorted(done + open_, key=lambda t: -_vote(t.readings)[1]):
+    for t in sorted(done + open_, key=lambda t: (-_vote(t.readings)[2], -_vote(t.readings)[1])):
         text, conf, n = _vote(t.readings)
-        # Of two tracks at one place at one time (both polarities of a line), the better read stays.
-        if not _WORDY.search(text) or (n < 2 and conf < config.single_read_conf):
-            continue  # footage read as letters once, or a line only ever read in pieces
-        if not any(overlap(t.box, o.box) > 0.5 and o.first <= t.last and t.first <= o.last for o in out):
-            out.append(ScreenLine(text, conf, t.box, t.first, t.last, n))
+        # Of two tracks at one place at one time (both polarities of a line, a line and a piece of it),
+        # the one whose readings agree most stays, unless it reads as a piece of the other.
+        if not _WORDY.search(text) or (n < 2 and (conf < config.single_read_conf or t.last > t.first)):
+            continue  # footage read as letters once, or a line whose readings never agree
+        line = ScreenLine(text, conf, t.box, t.first, t.last, n, tuple(t.path))
+        rival = next((i for i, o in enumerate(out)
+                      if overlap(t.box, o.box) > 0.5 and o.first <= t.last and t.first <= o.last), None)
+        if rival is None:
+            out.append(line)
+        elif is_piece(out[rival].text, text):  # a piece of the line, found on its own, gives way to it
+            out[rival] = line
+    # A piece of a line read whole in this shot ("Editing" of a roll's "Editing Sam Okafor") is no role.
+    out = [s for s in out if not any(o is not s and o.first <= s.last + 1 and s.first <= o.last + 1
+                                     and is_piece(s.text, o.text) for o in out)]
     return _join_roles(out)
+
+
+def _key(text: str) -> str:
+    return " ".join(re.findall(r"[^\W_]+", text.lower()))
+
+
+def is_piece(piece: str, whole: str, share: float = 0.7) -> bool:
+    """Whether line `piece` reads as a part of the longer line `whole` (a row read in part where footage
+    swallowed some letters, a credit roll's row cut by the frame): most of its characters found in
+    order in `whole`, in runs of two or more."""
+    a, b = _key(piece), _key(whole)
+    if not a or len(a) >= len(b):
+        return False
+    found = sum(m.size for m in SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks() if m.size >= 2)
+    return found >= share * len(a)

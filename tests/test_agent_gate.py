@@ -64,3 +64,22 @@ def test_citations_of_one_moment_are_cited_once_under_its_first_ref() -> None:
     beliefs.add_retrieval(2, [{"ref": "c3", "video_id": 1, **clips["c3"]}])  # found again by another query
     refs, removed = cited_refs(["c3", "c1", "c7", {"start_s": 40, "end_s": 50}], clips, beliefs, 1.0)
     assert refs == ["c1", "c2"] and removed == ["c7"]
+
+
+def test_a_card_read_on_one_frame_is_covered_by_its_clip(tmp_path: Path) -> None:
+    """A screen line of zero length (one frame) inside a returned clip is cited with that clip, not refused."""
+    from agent.answer import Candidate
+    from agent.beliefs import Beliefs
+    from agent.evidence import Line
+    from agent.gate import Gate, GateConfig
+
+    lib = fake_library(tmp_path, screen=[Row(117, 117, "Lantern Media Fund")])
+    clips = {"c1": {"start_s": 117.0, "end_s": 117.0}, "c2": {"start_s": 7.0, "end_s": 12.0}}
+    beliefs = Beliefs()
+    beliefs.add_retrieval(1, [{"ref": r, "video_id": lib.video_id, **c} for r, c in clips.items()])
+    gate = Gate(lib, lib.video_id, "Which media fund supported the report?", clips, beliefs, GateConfig(), True)
+    card = Candidate((Line(117.0, 117.0, "Lantern Media Fund", "screen"),), 0.8, 0.5)
+    assert [h.ref for h in gate._covering(card)] == ["c1"]
+    far = Candidate((Line(60.0, 60.0, "Lantern Media Fund", "screen"),), 0.8, 0.5)
+    assert gate._covering(far) == []
+    lib.close()

@@ -110,3 +110,11 @@ def test_select_filters_by_kind_then_limits() -> None:
     some = select(("unanswerable", "number"), 5)
     assert len(some) == 5 and {q.kind for q in some} <= {"unanswerable", "number"}
     assert len(select()) == len(QUESTIONS)
+
+
+def test_a_zero_length_citation_hits_only_inside_a_true_span() -> None:
+    from bench.agent_score import citation_hit
+
+    assert citation_hit([(117.0, 117.0)], [(111.5, 117.5)])
+    assert not citation_hit([(118.0, 118.0)], [(111.5, 117.5)])
+    assert not citation_hit([(100.0, 111.5)], [(111.5, 117.5)])  # touching ends share no time

@@ -157,3 +157,15 @@ def test_write_replaces_rows_and_invalidates_text_vectors(fresh_db: Store) -> No
         ["Exhibit Hall Closed"]
     assert not fresh_db.stage_done(vid, "text_vectors")
     assert len(list(fresh_db.db.query("SELECT rowid FROM ocr_fts WHERE ocr_fts MATCH 'exhibit'"))) == 1
+
+
+def test_merge_spans_drops_a_piece_of_a_line_read_whole_nearby() -> None:
+    spans = [
+        {"start_s": 28.0, "end_s": 33.0, "text": "Music Tom Reyes", "conf": 0.96},
+        {"start_s": 32.0, "end_s": 32.0, "text": "lom Reyes", "conf": 0.93},      # the same row, read in part
+        {"start_s": 31.0, "end_s": 31.0, "text": "Okafor", "conf": 0.95},         # a piece of a row read later
+        {"start_s": 33.0, "end_s": 34.0, "text": "Editing Sam Okafor", "conf": 0.95},
+        {"start_s": 60.0, "end_s": 62.0, "text": "Reyes", "conf": 0.95},          # alone, long after: kept
+    ]
+    got = [s["text"] for s in merge_spans(spans)]
+    assert got == ["Music Tom Reyes", "Editing Sam Okafor", "Reyes"], got

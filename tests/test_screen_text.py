@@ -90,3 +90,62 @@ def test_text_found_on_a_real_frame_maps_back_to_frame_pixels() -> None:
     assert hit, [r.text for r in lines]
     left, top, right, bottom = hit[0].box
     assert 180 <= left <= 215 and 890 <= top <= 925 and right > 500
+
+
+def _line_over(backgrounds: list[np.ndarray], text: str, y: int) -> list[np.ndarray]:
+    """`text` in light type at the same place over each background (the footage moves, the text stays)."""
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 40)
+    out = []
+    for bg in backgrounds:
+        img = Image.fromarray(bg)
+        ImageDraw.Draw(img).text((120, y), text, fill=235, font=font)
+        out.append(np.asarray(img))
+    return out
+
+
+def test_fusing_a_still_line_over_moving_footage_fades_the_footage() -> None:
+    rng = np.random.default_rng(3)
+    backgrounds = []
+    for i in range(4):  # bright bars (lit windows) that move between samples
+        bg = np.full((200, 800), 40, np.uint8)
+        for x in range(i * 13, 800, 52):
+            bg[:, x:x + 14] = 225
+        backgrounds.append((bg + rng.integers(0, 8, bg.shape)).astype(np.uint8))
+    frames = _line_over(backgrounds, "Jane Doe", 70)
+    box = (118, 76, 330, 112)
+    track = screen_text_shot._Track(box, True, 0, 3, np.zeros((6, 48), np.float32))
+    track.crops = [screen_text_shot._crop(f, box, (box[2] - box[0] + 72, 72)) for f in frames]
+    fused, line = screen_text_shot._fused(track)
+    ground = fused < 120
+    # Each crop has bright footage between the letters; fused, only the letters stay bright.
+    assert all(float((c > 180).mean()) > float((fused > 180).mean()) + 0.1 for c in track.crops)
+    assert ground.mean() > 0.6 and line.box[2] - line.box[0] == box[2] - box[0]
+
+
+def test_a_line_missed_in_one_frame_stays_one_line() -> None:
+    frames = _line_over([np.full((200, 800), 30, np.uint8)] * 5, "Northwind Arts Council", 80)
+    frames[2] = np.full((200, 800), 30, np.uint8)   # a frame where the search finds nothing there
+    lines = [s for s in read_frames(frames, votes=2) if is_read("Northwind Arts Council", [s.text])]
+    assert len(lines) == 1 and lines[0].first == 0 and lines[0].last == 4, lines
+
+
+def test_a_piece_of_a_line_gives_way_to_the_whole_line() -> None:
+    assert screen_text_shot.is_piece("lom Reyes", "Music Tom Reyes")
+    assert screen_text_shot.is_piece("Okafor", "Editing Sam Okafor")
+    assert not screen_text_shot.is_piece("Sound Priya Nair", "Music Tom Reyes")
+    assert not screen_text_shot.is_piece("Music Tom Reyes", "Music Tom Reyes")
+
+
+def _shown(text: str, box: tuple[int, int, int, int]) -> screen_text_shot.ScreenLine:
+    return screen_text_shot.ScreenLine(text, 0.9, box, 0, 3, 3)
+
+
+def test_a_role_joins_its_name_but_a_row_of_a_credit_roll_does_not_join_the_next() -> None:
+    join = screen_text_shot._join_roles
+    assert [s.text for s in join([_shown("Music", (500, 100, 600, 130)), _shown("Felix Brandt", (480, 140, 700, 170))])] \
+        == ["Music Felix Brandt"]
+    # A row read in part ("Camera Omar") is not a role waiting for the row below.
+    assert len(join([_shown("Camera Omar", (480, 100, 700, 130)), _shown("Editing Clara Moreau", (480, 140, 760, 170))])) == 2
+    # A short label in small type right above a larger name is the name's role.
+    assert [s.text for s in join([_shown("Voice of the river", (520, 300, 760, 320)),
+                                  _shown("Oliver Grant", (500, 330, 780, 372))])] == ["Voice of the river Oliver Grant"]

@@ -32,7 +32,7 @@ from memory.decode import frame_time, open_input, stream_start, upright, video_s
 from memory.stages import StageContext
 from memory.screen_text import ScreenTextConfig
 from memory.screen_text_page import PageConfig
-from memory.screen_text_shot import read_frames
+from memory.screen_text_shot import is_piece, read_frames
 from memory.store import Store
 
 NAME = "ocr"
@@ -247,7 +247,9 @@ def merge_lines(reads: list[_Read], config: OcrConfig = OcrConfig()) -> list[dic
 
 def merge_spans(spans: list[dict[str, Any]], config: OcrConfig = OcrConfig()) -> list[dict[str, Any]]:
     """The same line in neighbouring runs of samples (a shot cut in runs, a cut under a credit) becomes
-    one span: similar text, starting within two samples of where the other ended. The best reading is kept."""
+    one span: similar text, starting within two samples of where the other ended. The best reading is
+    kept. A span that is a piece of a longer one on screen then or within two samples (`is_piece`) is
+    dropped: the longer reading holds its words."""
     out: list[dict[str, Any]] = []
     for s in sorted(spans, key=lambda s: (s["start_s"], s["text"])):
         k = _key(s["text"])
@@ -261,8 +263,12 @@ def merge_spans(spans: list[dict[str, Any]], config: OcrConfig = OcrConfig()) ->
         match["end_s"] = max(match["end_s"], s["end_s"])
         if s["conf"] > match["conf"]:
             match.update(text=s["text"], conf=s["conf"])
+    near = 2 * config.sample_s + 1e-6
+    kept = [s for s in out if not any(
+        o is not s and o["start_s"] - near <= s["end_s"] and s["start_s"] <= o["end_s"] + near
+        and is_piece(s["text"], o["text"]) for o in out)]
     return [{"start_s": round(s["start_s"], 3), "end_s": round(s["end_s"], 3), "text": s["text"],
-             "conf": s["conf"]} for s in out]
+             "conf": s["conf"]} for s in kept]
 
 
 # -- the stage ------------------------------------------------------------------------------------
