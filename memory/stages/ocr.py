@@ -42,9 +42,10 @@ SIG_W, SIG_H = 64, 36  # size of the grey signature a sample is compared by
 
 
 @dataclass(frozen=True)
-class OcrConfig:
+class OcrConfig(PageConfig):
     """How frames are chosen and read (chosen by measurement: bench/retrieval.py, bench/ocr_recall.py).
-    The fields from `target_height` to `lang` are the "page" reader's (`PageConfig`)."""
+    It extends the "page" reader's `PageConfig` (upscaling, passes, confidences, psm, language), so one
+    flat config serves both readers and the stage's stored settings."""
 
     reader: str = "lines"            # "lines": every sample searched for text lines, read and voted per shot;
                                      # "page": whole changed frames read by tesseract's page layout
@@ -55,27 +56,14 @@ class OcrConfig:
     change_level: int = 24           # ... by more than this many grey levels (0-255): ignores noise and fades
     min_gap_s: float = 2.0           # at most one extra read per this many seconds within a shot
     max_reads_per_min: float = 20.0  # hand-held footage changes all the time: cap the reads per minute
-    target_height: int = 720         # smaller frames are upscaled to about this height (tesseract likes ~30 px text)
-    max_upscale: float = 3.0         # never upscale more than this
-    passes: tuple[str, ...] = ("dark", "plain")  # images read per frame: "dark" (top-hat of dark strokes),
-                                                 # "light", "plain" grey
-    stroke_kernel: float = 1 / 16    # top-hat kernel as a fraction of the (upscaled) height: wider than strokes
-    min_conf: float = 0.6            # words below this confidence (0..1) are dropped
-    min_line_conf: float = 0.75      # lines whose mean word confidence is below this are dropped
-    psm: int = 3                     # tesseract page segmentation: 3 = automatic (best on captions and signs here)
-    lang: str = "eng"                # tesseract language pack
     workers: int = 0                 # tesseract processes at once; 0: one per core
     same_ratio: float = 0.85         # two readings of a line are the same line above this similarity
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "OcrConfig":
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
 # -- one picture ----------------------------------------------------------------------------------
 def read_text(image: Image.Image | np.ndarray, config: OcrConfig = OcrConfig()) -> list[tuple[str, float]]:
     """The text lines of a picture by the whole-frame reader, top to bottom: [(text, confidence 0..1)]."""
-    return screen_text_page.read_text(image, PageConfig.from_dict(asdict(config)))
+    return screen_text_page.read_text(image, config)
 
 
 def _read_shot(times: list[float], frames: list[np.ndarray], votes: int) -> list[dict[str, Any]]:
