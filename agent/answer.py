@@ -50,6 +50,7 @@ class Candidate:
     score: float                 # the relevance measure above
     similarity: float            # its MiniLM part
     lead: str = ""               # the short span that answers, "" when the quote itself is the answer
+    typed: bool = True           # it holds the kind of answer asked for (a number for "how many")
 
     @property
     def start_s(self) -> float:
@@ -81,19 +82,22 @@ class Ranker:
         self.terms = " ".join(textmatch.key_terms(question))
         self._q = embed([question])[0]
 
-    def score_texts(self, texts: Sequence[str], sims: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(score, similarity) of each text as an answer to the question (`sims`: similarities known already)."""
+    def score_texts(self, texts: Sequence[str], sims: Sequence[float] | None = None,
+                    about: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(score, similarity) of each text as an answer to the question (`sims`: similarities known already;
+        `about`: what each text is about, where more than itself, for the key terms a name's cue needs)."""
         if not texts:
             return np.zeros(0), np.zeros(0)
         sim = np.asarray(self.embed(list(texts)) @ self._q if sims is None else sims, dtype=float)
         c = self.config
         scores = []
-        for t, s in zip(texts, sim):
-            cov = textmatch.coverage(self.terms, t, fuzzy=True) if self.terms else 0.0
+        for t, s, topic in zip(texts, sim, about or texts):
+            cov = textmatch.coverage(self.terms, topic, fuzzy=True) if self.terms else 0.0
             cue = c.cue_weight if at.has_answer(self.kind, t, self.question) else (
                 0.0 if self.kind in at.BONUS_ONLY else -c.cue_missing)
             if self.kind == at.PERSON and self.terms:
-                cue *= cov  # a name counts as much as the line is about what the person did ("directed by")
+                # a name counts as much as the line is about what the person did ("directed by")
+                cue *= 1.0 if at.role_named(self.question, topic) else cov
             scores.append(float(s) + c.term_weight * cov + (cue if self.kind != at.THING else 0.0))
         return np.asarray(scores), sim
 
@@ -105,13 +109,39 @@ class Ranker:
             return []
         sims = dict(zip(lines, (self.embed([ln.text for ln in lines]) @ self._q).tolist()))
         found = [r for r in runs(lines, self.config.evidence) if len(r) == 1 or r[0].source == SCREEN]
-        scores, run_sims = self.score_texts([quote(r) for r in found], [max(sims[ln] for ln in r) for r in found])
+        said = [self._captioned(r, lines) for r in found]
+        scores, run_sims = self.score_texts([quote(r) for r in found],
+                                            [max(sims[ln] for ln in r + s) for r, s in zip(found, said)],
+                                            [" ".join([quote(r)] + [ln.text for ln in s]) for r, s in zip(found, said)])
         scores = scores - self.config.run_penalty * np.asarray([len(r) - 1 for r in found])
         out = []
         for i in np.argsort(-scores, kind="stable"):
             run = self.extend(found[int(i)], lines)
-            out.append(Candidate(run, float(scores[i]), float(run_sims[i]), self.lead(run, lines)))
+            out.append(Candidate(run, float(scores[i]), float(run_sims[i]), self.lead(run, lines),
+                                 at.has_answer(self.kind, quote(run), self.question)))
         return out
+
+    def _captioned(self, run: tuple[Line, ...], lines: list[Line]) -> tuple[Line, ...]:
+        """The speech a card naming a person captions, when the question asks who someone is or what they do:
+        a lower third names whoever starts speaking while it is on screen, for as long as that speech goes
+        on without a pause ("the woman who wants more buses" is the nurse her card names)."""
+        if run[0].source != SCREEN or self.kind not in (at.PERSON, at.ROLE) or not any(at.people(ln.text) for ln in run):
+            return ()
+        a, b = min(ln.start_s for ln in run), max(ln.end_s for ln in run)
+        seq = [ln for ln in lines if ln.source == SPEECH]
+        out: list[Line] = []
+        for ln in seq:
+            if min(b, ln.end_s) - max(a, ln.start_s) > 0 if not out else \
+                    ln.start_s - out[-1].end_s <= self.config.evidence.speech_gap_s:
+                out.append(ln)
+            elif out:
+                break
+        return tuple(out[: self.config.evidence.max_run])
+
+    def answers(self, c: Candidate, score: float) -> bool:
+        """Whether a candidate scoring `score` answers: at the floor, and holding the answer a number
+        question requires."""
+        return score >= self.config.floor and (c.typed or self.kind not in at.REQUIRED)
 
     def extend(self, run: tuple[Line, ...], lines: list[Line]) -> tuple[Line, ...]:
         """The run with the sentences that continue it or that it announces (up to the run limits)."""
@@ -146,6 +176,8 @@ class Ranker:
             rest = [ln.text for ln in run if not at.people(ln.text)]
             return rest[0] if rest and len(rest) < len(run) else ""
         for ln in sorted(run, key=lambda x: -textmatch.coverage(self.terms, x.text, fuzzy=True)):
+            if self.kind == at.ROLE and ln.source == SPEECH:
+                continue  # a job is led by the card that prints it, not by a sentence
             span = at.short_span(self.question, self.kind, ln.text)
             if span and ln.source == SPEECH and self.kind == at.PERSON:
                 return self._as_written(span, lines) or span

@@ -104,7 +104,7 @@ class Reader:
 
     def answers(self, proposals: list[Proposal]) -> list[Proposal]:
         """The proposals that reach the floor."""
-        return [p for p in proposals if p.candidate.score >= self.config.floor]
+        return [p for p in proposals if self.ranker.answers(p.candidate, p.candidate.score)]
 
     def uncovered(self, c: Candidate, spans: Sequence[Span], tolerance_s: float) -> list[Line]:
         """The candidate's lines that no span covers (within the tolerance)."""
@@ -118,5 +118,5 @@ class Reader:
         # The whole quote is scored again; a list it extends to may score lower than its core run did.
         whole = float(self.ranker.score_texts([c.quote])[0][0]) - self.config.run_penalty * (len(c.lines) - 1)
         score = max(whole, c.score)
-        ok = held and score >= self.config.floor
+        ok = held and self.ranker.answers(c, score)
         return Check("supported" if ok else "refuted", held, score, self.config.floor)

@@ -13,6 +13,10 @@ from agent import textmatch
 
 PERSON, ROLE, NUMBER, PLACE, ENTITY, REASON, THING = ("person", "role", "number", "place", "entity", "reason",
                                                      "thing")
+# "Who are the regulars?" asks for a group ("nurses and bakers"), not for a person's name.
+_GROUP_Q = re.compile(r"^\s*who\s+(are|were)\b")
+# Kinds whose answer must hold the cue: a number question is not answered by a line without that number.
+REQUIRED = (NUMBER,)
 # Kinds whose cue only adds: a person, a place or a thing may well be said without a name ("the students").
 BONUS_ONLY = (PERSON, ROLE, PLACE, ENTITY, REASON)
 _ROLE_Q = re.compile(r"\b(job title|(his|her|their|[a-z]+'s) (job|role|position|title)|for a living|occupation|"
@@ -25,7 +29,8 @@ _PLACE = re.compile(r"\b(in|on|at|near|inside|outside|under|behind|beside|across
 # Quantity questions and the units their answers carry; a question matching none wants any number.
 _UNITS = ((re.compile(r"\bhow old\b|\bwhat age\b"), re.compile(r"\b(years?|months?)[ -]old\b|\baged?\s+\d", re.I)),
           (re.compile(r"\b(cost|costs|price|pay|paid|money|spend|spent|budget|how much does)\b"),
-           re.compile(r"[$€£¥]|\b(euros?|dollars?|pounds?|cents?|pence|yen|francs?|crowns?|rupees?)\b", re.I)),
+           re.compile(r"[$€£¥]|\b(euros?|dollars?|pounds?|cents?|pence|yen|francs?|crowns?|rupees?|thousand|million|"
+                      r"billion)\b", re.I)),
           (re.compile(r"\bhow (long|often)\b"),
            re.compile(r"\b(seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centur(y|ies)|times?)\b", re.I)),
           (re.compile(r"\bhow far\b"), re.compile(r"\b(kilomet\w*|km|miles?|met(er|re)s?|feet|yards?)\b", re.I)),
@@ -48,7 +53,7 @@ _PERSON_Q = re.compile(r"^\s*(who|whom|whose)\b|\b(who|whom)\s+(is|was|did|does|
                        r"|\bwhat(?:'s| is| was)\s+(?:the\s+)?(?:[\w']+\s+)?name\b|\bname of the (?:\w+\s+)?"
                        r"(?:person|man|woman|reporter|presenter|narrator|director|speaker|scientist|host)\b")
 _ENTITY_Q = re.compile(r"\b(which|what)\s+(?!(is|are|was|were|do|does|did|can|could|will|would|kind|kinds|"
-                       r"type|types|sort)\b)\w+|\bwhich of\b")
+                       r"type|types|sort|else)\b)\w+|\bwhich of\b")
 _PLACE_Q = re.compile(r"^\s*where\b|\bwhere (was|is|did|does|were|are)\b|\bwhat (city|town|country|place)\b")
 _WORD_NUM = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
              "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
@@ -69,6 +74,8 @@ _NOT_NAME_START = {"i", "i'm", "im", "hello", "hi", "good", "my", "we", "our", "
 def answer_type(question: str) -> str:
     """What kind of answer the question wants: the first kind whose question cue it has, else THING."""
     q = question.lower()
+    if _GROUP_Q.search(q):
+        return THING
     cues = ((_ROLE_Q, ROLE), (_PERSON_Q, PERSON), (_NUMBER_Q, NUMBER), (_PLACE_Q, PLACE), (_REASON_Q, REASON),
             (_ENTITY_Q, ENTITY))
     return next((kind for cue, kind in cues if cue.search(q)), THING)
@@ -111,9 +118,16 @@ def people(line: str, terms: set[str] = frozenset()) -> list[str]:
         while words and (set(textmatch.content_tokens(words[0])) & terms):
             words = words[1:]
         low = {w.lower().strip(",.'’") for w in words}
-        if 2 <= len(words) <= 4 and not low & _NOT_PERSON and not set(textmatch.content_tokens(" ".join(words))) & terms:
+        if 2 <= len(words) <= 4 and not low & _NOT_PERSON and "of" not in low and not set(textmatch.content_tokens(" ".join(words))) & terms:
             out.append(" ".join(words))
     return out
+
+
+def role_named(question: str, text: str) -> bool:
+    """Whether the text names the role the question asks about: "narrator" -> "Narrated by", "director" ->
+    "Directed by", "driver" -> "Bus Driver" (the role noun's root begins a word of the text)."""
+    roots = {w[:-2] for w in textmatch.words(question) if w.endswith(("or", "er")) and len(w) >= 6}
+    return any(t.startswith(r) for r in roots for t in textmatch.words(text))
 
 
 def _quantity(question: str, text: str) -> bool:
@@ -152,6 +166,8 @@ def short_span(question: str, kind: str, line: str) -> str:
     word), or "" when there is none; always a substring of the line."""
     terms = set(textmatch.content_tokens(" ".join(textmatch.key_terms(question))))
     if kind == NUMBER:  # a number the question itself holds ("route 7") is not its answer
+        if not _quantity(question, line):  # "how old": "Route 7" holds a number but not an age
+            return ""
         asked = set(textmatch.words(question))
         found = [n for n in numbers(line)
                  if not {w for w in textmatch.words(n) if _NUMBER.search(w)} <= asked]
@@ -161,7 +177,10 @@ def short_span(question: str, kind: str, line: str) -> str:
         return found[0] if found else ""
     if kind == ROLE:  # a lower third: the line of the card that is not the name
         return "" if people(line) else line.split(" | ")[0] if " | " not in line else ""
-    found = names(line)
+    if kind not in (ENTITY, PLACE):  # "what does the X fund pay for": a name there is the question's own subject
+        return ""
+    asked = set(textmatch.content_tokens(question))
+    found = [n for n in names(line) if not set(textmatch.content_tokens(n)) <= asked]  # not the question's own
     holding = [n for n in found if terms & set(textmatch.content_tokens(n)) and len(n.split()) >= 2]
     if holding:
         return holding[0]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from memory.library import Library
 
+_WAITS = re.compile(r"(\b(by|from|of)|:)$", re.IGNORECASE)  # "Directed by", "Music:" wait for a name
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“(]?[A-Z0-9])")
 SPEECH, SCREEN = "speech", "screen"
 
@@ -27,6 +28,8 @@ class EvidenceConfig:
     speech_gap_s: float = 3.0    # sentences further apart than this are not one run
     max_run: int = 4             # lines one quote may hold
     max_chars: int = 320         # characters one quote may hold
+    card_gap_s: float = 1.0      # a role line ("Produced by") and a line this close in time are one card:
+                                 # the two are often read a sample apart as the card fades in
 
 
 @dataclass(frozen=True)
@@ -80,13 +83,23 @@ def lines_near(library: Library, video_id: int, start_s: float, end_s: float,
     return said + screen_lines(library.screen_text(video_id, a, b))
 
 
-def _together(x: Line, y: Line, config: EvidenceConfig) -> bool:
-    """Whether y may follow x in one quote: the next sentence of the same speech, or a line of the same card."""
+def _together(x: Line, y: Line, config: EvidenceConfig, alone: frozenset[Line] = frozenset()) -> bool:
+    """Whether y may follow x in one quote: the next sentence of the same speech, or a line of the same card.
+    Lines of one card overlap in time; a role line waiting for its name and a name read a sample apart
+    are one card too, when neither has a partner of its own (`alone`)."""
     if x.source != y.source:
         return False
     if x.source == SPEECH:
         return 0.0 <= y.start_s - x.end_s + 1e-6 <= config.speech_gap_s + 1e-6
-    return min(x.end_s, y.end_s) >= max(x.start_s, y.start_s)
+    gap = max(x.start_s, y.start_s) - min(x.end_s, y.end_s)
+    return gap <= 0 or (gap <= config.card_gap_s and x in alone and y in alone
+                        and any(_WAITS.search(ln.text.strip(" .")) for ln in (x, y)))
+
+
+def _alone(seq: list[Line]) -> frozenset[Line]:
+    """Screen lines no other line overlaps in time."""
+    return frozenset(x for x in seq if not any(y is not x and min(x.end_s, y.end_s) >= max(x.start_s, y.start_s)
+                                               for y in seq))
 
 
 def runs(lines: list[Line], config: EvidenceConfig = EvidenceConfig()) -> list[tuple[Line, ...]]:
@@ -94,11 +107,12 @@ def runs(lines: list[Line], config: EvidenceConfig = EvidenceConfig()) -> list[t
     out: list[tuple[Line, ...]] = []
     for source in (SPEECH, SCREEN):
         seq = [ln for ln in lines if ln.source == source]
+        alone = _alone(seq) if source == SCREEN else frozenset()
         for i in range(len(seq)):
             run = [seq[i]]
             out.append(tuple(run))
             for j in range(i + 1, min(len(seq), i + config.max_run)):
-                if not all(_together(r, seq[j], config) for r in run[-1:]) or \
+                if not all(_together(r, seq[j], config, alone) for r in run[-1:]) or \
                         sum(len(r.text) + 1 for r in run) + len(seq[j].text) > config.max_chars:
                     break
                 run.append(seq[j])

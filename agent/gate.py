@@ -290,7 +290,7 @@ class Gate:
                 self.reader.config.floor - self.config.not_found_margin:
             c = found[0].candidate
             best = self._covering(c) or [h for h in open_ if h.ref == found[0].ref]
-            why = (f"{reason} before its answer was verified" if c.score >= self.reader.config.floor
+            why = (f"{reason} before its answer was verified" if self.reader.ranker.answers(c, c.score)
                    else "nothing supported it: the closest evidence found does not answer the question")
             a = AnswerEvent(text=f"{prompts.UNVERIFIED_PREFIX} {c.text(self.reader.config.max_chars)}",
                             status="unverified", citations=[citation(h) for h in best], reason=why)

@@ -117,3 +117,60 @@ def test_the_check_refutes_a_quote_memory_does_not_hold_at_the_cited_span(lib) -
     off_topic = (Line(50.0, 54.0, "Children build the boxes, and we count the chicks together every spring.", "speech"),)
     low = reader.check(Candidate(off_topic, 0.1, 0.1), [(50.0, 54.0)], 1.0)
     assert low.in_memory and low.verdict == "refuted" and low.score < low.floor
+
+
+BUS = [Row(28, 32, "My name is Mark Bennett, and I've driven the night bus for nine years."),
+       Row(33, 37, "Most of my passengers are nurses, cleaners and bakers on their way to work."),
+       Row(60, 64, "The service is run by Meadowbank Transit."),
+       Row(65, 69, "The company also runs a free bicycle repair workshop every Saturday morning.")]
+BUS_CARDS = [Row(29, 33, "Mark Bennett"), Row(29, 33, "Night Bus Driver, Route 7"),
+             Row(107, 107, "Omar Haddad"), Row(108, 109, "Produced by")]
+
+
+def _ask_bus(tmp_path: Path, question: str):
+    with fake_library(tmp_path, duration_s=120.0, speech=BUS, screen=BUS_CARDS) as lib:
+        return list(run(lib, lib.video_id, question, ScriptedPolicy([first_choice] * 12, narrow=True)))[-1]
+
+
+def test_a_number_question_is_not_answered_by_a_number_of_another_kind(tmp_path: Path) -> None:
+    final = _ask_bus(tmp_path, "How old is the bus driver?")  # "Route 7" and "nine years" are not ages
+    assert final.status != "answered"
+    assert not final.text.removeprefix("Unverified:").strip().startswith("7")
+
+
+def test_a_role_and_its_name_read_a_second_apart_are_one_card(tmp_path: Path) -> None:
+    final = _ask_bus(tmp_path, "Who produced the report?")
+    assert final.status == "answered" and final.text.startswith("Omar Haddad") and "Produced by" in final.text
+
+
+def test_who_are_asks_for_a_group_not_a_name(tmp_path: Path) -> None:
+    final = _ask_bus(tmp_path, "Who are the driver's usual passengers?")
+    assert final.status == "answered" and "nurses, cleaners and bakers" in final.text
+    assert not final.text.startswith("Mark Bennett")
+
+
+def test_an_answer_is_not_led_by_the_name_the_question_already_holds(tmp_path: Path) -> None:
+    final = _ask_bus(tmp_path, "Apart from the buses, what else does Meadowbank Transit provide?")
+    assert final.status == "answered" and "bicycle repair workshop" in final.text
+    assert not final.text.startswith("Meadowbank Transit")
+
+
+RIDERS = [Row(40, 44, "We asked riders what they would change."),
+          Row(45, 49, "I'd like buses every fifteen minutes after midnight, not every hour."),
+          Row(50, 54, "The shelters should be brighter, because some stops are really dark."),
+          Row(70, 74, "The council will vote on the new timetable in September.")]
+RIDER_CARDS = [Row(45, 51, "Sarah Collins"), Row(45, 51, "Nurse, St. Anne's Hospital"),
+               Row(100, 104, "Narrated by Jonas Whitfield")]
+
+
+@pytest.mark.parametrize("question,lead", [
+    ("What does the woman who wants more buses do for a living?", "Nurse, St. Anne's Hospital"),
+    ("Who is the woman asking for brighter shelters?", "Sarah Collins"),  # said after the card has gone
+    ("Who narrated the film?", "Jonas Whitfield"),
+])
+def test_a_lower_third_names_whoever_speaks_while_it_is_shown(tmp_path: Path, question: str, lead: str) -> None:
+    with fake_library(tmp_path, duration_s=120.0, speech=RIDERS, screen=RIDER_CARDS) as lib:
+        final = list(run(lib, lib.video_id, question, ScriptedPolicy([first_choice] * 12, narrow=True)))[-1]
+    others = {"Nurse, St. Anne's Hospital", "Sarah Collins", "Jonas Whitfield"} - {lead}
+    assert final.status == "answered" and lead in final.text
+    assert not any(final.text.startswith(o) for o in others)
