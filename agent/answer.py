@@ -125,7 +125,8 @@ class Ranker:
         """The speech a card naming a person captions, when the question asks who someone is or what they do:
         a lower third names whoever starts speaking while it is on screen, for as long as that speech goes
         on without a pause ("the woman who wants more buses" is the nurse her card names)."""
-        if run[0].source != SCREEN or self.kind not in (at.PERSON, at.ROLE) or not any(at.people(ln.text) for ln in run):
+        if run[0].source != SCREEN or self.kind not in (at.PERSON, at.ROLE) or \
+                not any(at.people(ln.text) == [ln.text.strip()] for ln in run):  # a line that is a name, no sign
             return ()
         a, b = min(ln.start_s for ln in run), max(ln.end_s for ln in run)
         seq = [ln for ln in lines if ln.source == SPEECH]

@@ -2,13 +2,16 @@
 from them), and how much of a claim a text covers.
 
 Deliberately simple and testable: lower-cased word tokens, a stop list, a light suffix stemmer and a
-fuzzy comparison for OCR misreads (difflib). No model is involved, so a verdict built on it can be
+fuzzy comparison for OCR misreads (difflib) and for words speech recognition mishears (Metaphone, by
+jellyfish). No model is involved, so a verdict built on it can be
 checked by hand.
 """
 from __future__ import annotations
 
 import difflib
 import re
+
+import jellyfish
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 STOP = frozenset("""
@@ -85,6 +88,13 @@ def _present(token: str, pool: set[str], fuzzy: bool) -> bool:
                                                    or _same_root(token, p)) for p in pool)
 
 
+def _sounds_alike(word: str, heard: set[str]) -> bool:
+    """Whether the word sounds like one of the text's (`heard`: their Metaphone codes): speech recognition
+    writes "fence" as "fans". Codes of three sounds or more only: short ones match too much."""
+    code = jellyfish.metaphone(word) if len(word) >= 4 else ""
+    return len(code) >= 3 and code in heard
+
+
 def _same_root(a: str, b: str) -> bool:
     """Spellings of one word that the stemmer keeps apart (licence / licensed, colour / colors)."""
     n = 0
@@ -99,7 +109,9 @@ def coverage(claim: str, text: str, fuzzy: bool = False) -> float:
     if not want:
         return 0.0
     pool = set(content_tokens(text))
-    return sum(_present(t, pool, fuzzy) for t in want) / len(want)
+    heard = {jellyfish.metaphone(w) for w in words(text) if len(w) >= 4} if fuzzy else set()
+    said = {stem(w): w for w in reversed(words(claim))}  # a token's word as the claim spells it
+    return sum(_present(t, pool, fuzzy) or _sounds_alike(said.get(t, t), heard) for t in want) / len(want)
 
 
 def quoted(claim: str) -> list[str]:

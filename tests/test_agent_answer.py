@@ -174,3 +174,11 @@ def test_a_lower_third_names_whoever_speaks_while_it_is_shown(tmp_path: Path, qu
     others = {"Nurse, St. Anne's Hospital", "Sarah Collins", "Jonas Whitfield"} - {lead}
     assert final.status == "answered" and lead in final.text
     assert not any(final.text.startswith(o) for o in others)
+
+
+def test_a_word_speech_recognition_misheard_still_counts_for_its_sound() -> None:
+    from agent.textmatch import coverage
+
+    assert coverage("broken fence", "The coach told a long story about the broken fans.", fuzzy=True) == 1.0
+    assert coverage("broken fence", "The coach told a long story about the broken fans.") == 0.5
+    assert coverage("broken fence", "The coach told a long story about the broken bridge.", fuzzy=True) == 0.5
