@@ -24,6 +24,9 @@ from agent.evidence import SCREEN, SPEECH, EvidenceConfig, Line, quote, runs
 Embed = Callable[[list[str]], np.ndarray]   # texts -> L2-normalised vectors [n, d]
 
 _CONTINUES = re.compile(r"^(and|also|plus|then|but also|as well)\b|^\w+(\s+\w+)?\s+also\b", re.IGNORECASE)
+# A sentence that goes on from the one before: the last or a later item of a list spoken over several.
+_GOES_ON = re.compile(r"^(and|also|plus|then|next|finally|lastly|after that|last of all)\b|^\w+(\s+\w+)?\s+also\b",
+                      re.IGNORECASE)
 _ANAPHOR = re.compile(r"^(it|its|they|their|this|these|he|she|his|her)\b|^the\s+(\w+)", re.IGNORECASE)
 # A sentence that announces what follows: "three kinds of trees", "people ask me how ...", a colon.
 _ANNOUNCES = re.compile(r"\b(two|three|four|five|several|2|3|4|5)\s+(\w+\s+)?(kinds|types|things|ways|reasons|"
@@ -76,10 +79,14 @@ class Candidate:
 class Ranker:
     """Ranks candidate quotes for one question (its vector and kind computed once)."""
 
-    def __init__(self, question: str, embed: Embed, config: AnswerConfig = AnswerConfig()) -> None:
+    def __init__(self, question: str, embed: Embed, config: AnswerConfig = AnswerConfig(),
+                 video_lines: Sequence[str] = ()) -> None:
         self.question, self.embed, self.config = question, embed, config
         self.kind = at.answer_type(question)
         self.terms = " ".join(textmatch.key_terms(question))
+        # The question's words weighted by how rare they are in this video (`video_lines`: all its lines):
+        # a word the whole video says ("clock" in a film about clocks) tells its lines apart least.
+        self.weights = textmatch.rarity(self.terms, video_lines) if video_lines else None
         self._q = embed([question])[0]
 
     def score_texts(self, texts: Sequence[str], sims: Sequence[float] | None = None,
@@ -92,7 +99,7 @@ class Ranker:
         c = self.config
         scores = []
         for t, s, topic in zip(texts, sim, about or texts):
-            cov = textmatch.coverage(self.terms, topic, fuzzy=True) if self.terms else 0.0
+            cov = textmatch.coverage(self.terms, topic, fuzzy=True, weights=self.weights) if self.terms else 0.0
             cue = c.cue_weight if at.has_answer(self.kind, t, self.question) else (
                 0.0 if self.kind in at.BONUS_ONLY else -c.cue_missing)
             if self.kind == at.PERSON and self.terms:
@@ -145,9 +152,16 @@ class Ranker:
         return score >= self.config.floor and (c.typed or self.kind not in at.REQUIRED)
 
     def extend(self, run: tuple[Line, ...], lines: list[Line]) -> tuple[Line, ...]:
-        """The run with the sentences that continue it or that it announces (up to the run limits)."""
+        """The run with the sentences it goes on from ("Finally ..." after the items before it), that continue
+        it or that it announces (up to the run limits)."""
         ev = self.config.evidence
         seq = [ln for ln in lines if ln.source == run[0].source]
+        k = seq.index(run[0])
+        while run[0].source == SPEECH and len(run) < ev.max_run and k > 0 and _GOES_ON.search(run[0].text) \
+                and run[0].start_s - seq[k - 1].end_s <= ev.speech_gap_s \
+                and len(quote((seq[k - 1],) + run)) <= ev.max_chars:
+            k -= 1
+            run = (seq[k],) + run
         i = seq.index(run[-1]) + 1
         wanted = len(run) + (ev.max_run - 1 if _ANNOUNCES.search(run[-1].text) else 0)
         out = list(run)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agent.answer import AnswerConfig, Candidate, Embed, Ranker
-from agent.evidence import Line, in_memory, lines_near
+from agent.evidence import Line, in_memory, lines_near, speech_lines
 
 if TYPE_CHECKING:
     from agent.beliefs import Hypothesis
@@ -70,7 +70,9 @@ class Reader:
     @property
     def ranker(self) -> Ranker:
         if self._ranker is None:  # MiniLM loads on the first answer read, not when the session opens
-            self._ranker = Ranker(self.question, self._embed or minilm(self.library), self.config)
+            said = [ln.text for ln in speech_lines(self.library.transcript(self.video_id))]
+            shown = [str(r["text"]) for r in self.library.screen_text(self.video_id)]
+            self._ranker = Ranker(self.question, self._embed or minilm(self.library), self.config, said + shown)
         return self._ranker
 
     def read(self, hs: Sequence[Hypothesis]) -> list[Proposal]:

@@ -45,7 +45,13 @@ _TIME_UNITS = re.compile(r"^(seconds?|minutes?|hours?|days?|weeks?|months?|years
 _NOT_PERSON = frozenset("""news university college school council foundation fund trust bank society hospital city
 town street road avenue route station company transit media arts family community civic centre center
 institute museum library park district council ministry department agency studio studios films productions
-commons creative attribution licence license""".split())
+commons creative attribution licence license
+lane square place bridge market hall house garden gardens harbour harbor port bay beach island river lake hill
+valley north south east west episode chapter part level exit room table locker aisle tip
+writer cook chef curator restorer volunteer reporter presenter host director producer editor manager head
+officer driver nurse teacher professor baker cleaner gardener coach captain chair president secretary founder
+owner artist designer photographer camera sound music design editing narrator narration animation production
+""".split())
 
 _NUMBER_Q = re.compile(r"\b(how (many|much|long|far|big|old|often|fast|high|tall|large|cool|cold|hot|warm)"
                        r"|what (year|date|day|time|age|percentage)|when)\b|\bcost\b")
@@ -130,6 +136,29 @@ def role_named(question: str, text: str) -> bool:
     return any(t.startswith(r) for r in roots for t in textmatch.words(text))
 
 
+def _number_spans(question: str, line: str) -> list[str]:
+    """The line's numbers as answers to the question: reaching to the unit it asks for ("two or three
+    minutes", "a quarter of an hour" for "how long"), numbers without that unit left out; a trailing
+    function word dropped ("2000 and" -> "2000")."""
+    q = question.lower()
+    unit = next((u for asks, u in _UNITS if asks.search(q)), None)
+    out = []
+    for m in _NUM_SPAN.finditer(line):
+        span = m.group(0).strip(" ,.")
+        if not _NUMBER.search(span):
+            continue
+        if unit is not None and not unit.search(span):
+            ahead = line[m.start():].split()[:5]
+            span = next((" ".join(ahead[:k]).strip(" ,.") for k in range(1, len(ahead) + 1)
+                         if unit.search(" ".join(ahead[:k]))), "")
+        words = span.split()
+        while len(words) > 1 and words[-1].lower().strip(",.") in textmatch.STOP:
+            words = words[:-1]
+        if words:
+            out.append(" ".join(words))
+    return out
+
+
 def _quantity(question: str, text: str) -> bool:
     """Whether the text holds a number of the kind the question asks (its unit, or a count of things)."""
     q = question.lower()
@@ -137,8 +166,11 @@ def _quantity(question: str, text: str) -> bool:
         if asks.search(q):
             return bool(unit.search(text)) and bool(_NUMBER.search(text))
     if "how many" in q:  # a count: a number followed by the things counted, not a time ("ten years ago")
-        for m in re.finditer(r"(?:\d[\d,.]*|\b(?:" + "|".join(_WORD_NUM) + r"))\s+(?:\w+\s+)?(\w+)", text, re.I):
-            if not _TIME_UNITS.match(m.group(1).lower()):
+        for m in re.finditer(r"(?:\d[\d,.]*|\b(?:" + "|".join(_WORD_NUM) + r"))[\s-]+(\w+)(?:\s+(\w+))?", text, re.I):
+            counted = [w.lower() for w in m.groups() if w]
+            if counted[0] in textmatch.STOP:  # "a minute and a half on each side" counts nothing
+                continue
+            if not any(_TIME_UNITS.match(w) for w in counted):
                 return True
         return False
     return bool(_NUMBER.search(text))
@@ -169,7 +201,7 @@ def short_span(question: str, kind: str, line: str) -> str:
         if not _quantity(question, line):  # "how old": "Route 7" holds a number but not an age
             return ""
         asked = set(textmatch.words(question))
-        found = [n for n in numbers(line)
+        found = [n for n in _number_spans(question, line)
                  if not {w for w in textmatch.words(n) if _NUMBER.search(w)} <= asked]
         return found[0] if found else ""
     if kind == PERSON:
@@ -184,9 +216,14 @@ def short_span(question: str, kind: str, line: str) -> str:
     holding = [n for n in found if terms & set(textmatch.content_tokens(n)) and len(n.split()) >= 2]
     if holding:
         return holding[0]
+    if kind == PLACE:
+        # A name after "in", "at", "near"... ("Filmed in Port Merrin"), else one that names no person.
+        after = [n for n in found if re.search(r"\b(in|at|near|from|to|on)\s+(the\s+)?$", line[: line.find(n)], re.I)]
+        places = after or [n for n in found if not people(n)]
+        return places[0] if places else ""
     # The name that follows a word of the question: "Licensed under Creative Commons ..." for "what licence".
     for n in found:
         before = line[: line.find(n)].split()[-2:]
         if len(n.split()) >= 2 and any(textmatch.coverage(t, w, fuzzy=True) for t in terms for w in before):
             return n
-    return found[0] if kind == PLACE and found else ""
+    return ""

@@ -9,7 +9,9 @@ checked by hand.
 from __future__ import annotations
 
 import difflib
+import math
 import re
+from collections.abc import Mapping, Sequence
 
 import jellyfish
 
@@ -103,15 +105,30 @@ def _same_root(a: str, b: str) -> bool:
     return n >= 5 and n >= 0.7 * min(len(a), len(b))
 
 
-def coverage(claim: str, text: str, fuzzy: bool = False) -> float:
-    """Share of the claim's content tokens (meta words dropped) found in the text; 0 if the claim has none."""
+def coverage(claim: str, text: str, fuzzy: bool = False, weights: Mapping[str, float] | None = None) -> float:
+    """Share of the claim's content tokens (meta words dropped) found in the text; 0 if the claim has none.
+    With `weights` (stemmed token -> weight, e.g. `rarity`), a token counts by its weight."""
     want = content_tokens(claim, drop_meta=True)
     if not want:
         return 0.0
     pool = set(content_tokens(text))
     heard = {jellyfish.metaphone(w) for w in words(text) if len(w) >= 4} if fuzzy else set()
     said = {stem(w): w for w in reversed(words(claim))}  # a token's word as the claim spells it
-    return sum(_present(t, pool, fuzzy) or _sounds_alike(said.get(t, t), heard) for t in want) / len(want)
+    w = [1.0 if weights is None else weights.get(t, 1.0) for t in want]
+    found = sum(wt for t, wt in zip(want, w) if _present(t, pool, fuzzy) or _sounds_alike(said.get(t, t), heard))
+    return found / sum(w) if sum(w) > 0 else 0.0
+
+
+def rarity(claim: str, texts: Sequence[str]) -> dict[str, float]:
+    """A weight per content token of the claim: how rare it is among the texts (inverse document frequency,
+    0..1). A video about clocks says "clock" in every other line: that word tells its lines apart least."""
+    docs = [set(content_tokens(t)) for t in texts]
+    n = len(docs)
+    out = {}
+    for t in content_tokens(claim, drop_meta=True):
+        df = sum(_present(t, d, True) for d in docs)
+        out[t] = math.log((n + 1) / (df + 1)) / math.log(n + 1) if n else 1.0
+    return out
 
 
 def quoted(claim: str) -> list[str]:

@@ -182,3 +182,32 @@ def test_a_word_speech_recognition_misheard_still_counts_for_its_sound() -> None
     assert coverage("broken fence", "The coach told a long story about the broken fans.", fuzzy=True) == 1.0
     assert coverage("broken fence", "The coach told a long story about the broken fans.") == 0.5
     assert coverage("broken fence", "The coach told a long story about the broken bridge.", fuzzy=True) == 0.5
+
+
+def test_the_last_item_of_a_spoken_list_brings_the_items_before_it(tmp_path: Path) -> None:
+    speech = [Row(10, 14, "Today we bake soft flatbreads in a frying pan."),
+              Row(20, 23, "Put two cups of flour in a bowl with a pinch of salt."),
+              Row(24, 27, "Then stir in a spoon of baking powder and some yogurt."),
+              Row(28, 31, "Finally pour in a splash of warm water until the dough comes together."),
+              Row(50, 54, "Cook each one for a minute and a half on each side.")]
+    with fake_library(tmp_path, duration_s=90.0, speech=speech) as lib:
+        final = list(run(lib, lib.video_id, "What do I need to make the dough?",
+                         ScriptedPolicy([first_choice] * 12, narrow=True)))[-1]
+    assert final.status == "answered"
+    assert all(item in final.text for item in ("flour", "baking powder", "warm water"))
+    assert "frying pan" not in final.text
+
+
+@pytest.mark.parametrize("question,line,span", [
+    ("How long do I let the dough rest?", "Leave it to rest for a quarter of an hour.", "quarter of an hour"),
+    ("How long do I knead it?", "Knead it for two or three minutes, until smooth.", "two or three minutes"),
+    ("How many calories does one flatbread have?", "Cook each one for a minute and a half on each side.", ""),
+    ("How old is the bus driver?", "Night Bus Driver, Route 7", ""),
+    ("When was the first pair seen?", "The first pair was recorded here on the 3rd of May, 1998.", "3rd of May, 1998"),
+    ("Where was the lantern clock made?", "Lantern clock by Thomas Harland, London", "London"),
+    ("What is the name of the cook?", "Cook and Food Writer", ""),  # a job, not a name
+])
+def test_the_short_span_that_leads_an_answer(question: str, line: str, span: str) -> None:
+    from agent.answer_type import answer_type, short_span
+
+    assert short_span(question, answer_type(question), line) == span

@@ -118,3 +118,10 @@ def test_a_zero_length_citation_hits_only_inside_a_true_span() -> None:
     assert citation_hit([(117.0, 117.0)], [(111.5, 117.5)])
     assert not citation_hit([(118.0, 118.0)], [(111.5, 117.5)])
     assert not citation_hit([(100.0, 111.5)], [(111.5, 117.5)])  # touching ends share no time
+
+
+def test_a_time_code_is_not_an_answer_number() -> None:
+    from bench.agent_score import answer_right
+
+    assert not answer_right('1:17.8-1:20.0: "Each batch makes enough for the family."', [["8"], ["eight"]])
+    assert answer_right('8 breads. 1:17.8-1:20.0: "Each batch makes 8 breads."', [["8"], ["eight"]])
