@@ -98,8 +98,9 @@ def row(q: DevQuestion, spans: list[Span], s: Score, status: str, reason: str, a
 
 
 def run_dev(profile: str, cache: Path, videos_dir: Path, kinds: Sequence[str], limit: int,
-            log: Callable[[str], None], save: Path | None = None) -> dict[str, object]:
-    """Index the development-set videos the chosen questions need, ask each question once, score it.
+            log: Callable[[str], None], save: Path | None = None, set_name: str = "dev") -> dict[str, object]:
+    """Index the videos the chosen questions need, ask each question once, score it. `set_name` "dev" is
+    the development set; "heldout" the held-out films and questions (bench/heldout.py), scored the same.
     With `save`, the result so far is written there after every question ("complete" false until the
     last), so that a long run interrupted still leaves its figures."""
     from agent.loop import run
@@ -107,12 +108,18 @@ def run_dev(profile: str, cache: Path, videos_dir: Path, kinds: Sequence[str], l
     from memory.library import Library
     from tests.fixtures.devset import build_devset
 
-    questions = select(kinds, limit)
+    if set_name == "heldout":
+        from bench.heldout import QUESTIONS as asked
+        from tests.fixtures.heldout_scripts import SCRIPTS as scripts
+    else:
+        from tests.fixtures.devset_scripts import SCRIPTS as scripts
+        asked = QUESTIONS
+    questions = select(kinds, limit, asked)
     t = time.time()
-    built = build_devset(videos_dir, tuple(sorted({q.video for q in questions})))
+    built = build_devset(videos_dir, tuple(sorted({q.video for q in questions})), scripts)
     build_s = time.time() - t
     rows: list[dict[str, object]] = []
-    with Library(cache / "data-dev") as lib:
+    with Library(cache / f"data-{set_name}") as lib:
         t = time.time()
         ids = {name: lib.index_video(v.path)["video_id"] for name, v in built.items()}
         index_s = time.time() - t
@@ -132,7 +139,7 @@ def run_dev(profile: str, cache: Path, videos_dir: Path, kinds: Sequence[str], l
             rows.append(row(q, spans, s, st.status, st.reason, final.text, cited, secs))
             log(f"{'HIT ' if s.hit else 'miss'} {'right' if s.right else 'wrong'} {st.status:10s} {secs:5.1f}s "
                 f"[{q.kind}] {q.question} -> {final.text[:100]}")
-            result = {"set": "dev", "complete": len(rows) == len(questions), "profile": profile,
+            result = {"set": set_name, "complete": len(rows) == len(questions), "profile": profile,
                       "policy": getattr(policy, "name", "?"),
                       "videos": {name: {"path": str(v.path), "duration_s": v.duration_s} for name, v in built.items()},
                       "filters": {"kinds": list(kinds), "limit": limit, "asked": len(rows), "of": len(questions)},
