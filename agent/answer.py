@@ -41,6 +41,8 @@ class AnswerConfig:
     cue_weight: float = 0.15     # added when the run holds the kind of answer asked for
     cue_missing: float = 0.15    # taken when it does not (a "who" question quoted without a name)
     run_penalty: float = 0.03    # taken per line beyond the first
+    channel_weight: float = 0.1  # added to a quote from the channel the question names ("on screen", "say")
+    label_penalty: float = 0.15  # taken from a card that only labels (a name, a title) when a fact is asked
     floor: float = 0.55          # an answer scoring below this does not answer the question
     max_chars: int = 320         # the longest answer text (lead, span and quote)
 
@@ -74,6 +76,12 @@ class Candidate:
         body = f'{prompts.fmt_span(self.start_s, self.end_s)}: "{q}"'
         out = f"{lead}. {body}" if lead else body
         return out if len(out) <= max_chars else out[: max_chars - 1].rstrip() + "…\""
+
+
+def _label(text: str) -> bool:
+    """A line of capitalised words only (a name, a title, a job): it labels, it states no fact."""
+    long = [w for w in re.findall(r"[^\W\d_][\w'’-]*", text) if len(w) >= 4]
+    return bool(long) and all(w[0].isupper() for w in long)
 
 
 class Ranker:
@@ -121,12 +129,26 @@ class Ranker:
                                             [max(sims[ln] for ln in r + s) for r, s in zip(found, said)],
                                             [" ".join([quote(r)] + [ln.text for ln in s]) for r, s in zip(found, said)])
         scores = scores - self.config.run_penalty * np.asarray([len(r) - 1 for r in found])
+        scores = scores + np.asarray([self._channel(r) for r in found])
         out = []
         for i in np.argsort(-scores, kind="stable"):
             run = self.extend(found[int(i)], lines)
             out.append(Candidate(run, float(scores[i]), float(run_sims[i]), self.lead(run, lines),
                                  at.has_answer(self.kind, quote(run), self.question)))
         return out
+
+    def _channel(self, run: tuple[Line, ...]) -> float:
+        """A nudge by where the quote comes from: towards on-screen text when the question asks what is
+        shown, towards speech when it asks what is said; away from a card that only labels ("Curator,
+        Ashby Clock Museum") when the question wants a fact or a number that a sentence states."""
+        c, screen = self.config, run[0].source == SCREEN
+        if textmatch.wants_screen(self.question):
+            return c.channel_weight if screen else 0.0
+        if textmatch.wants_speech(self.question):
+            return 0.0 if screen else c.channel_weight
+        if screen and self.kind in (at.THING, at.REASON, at.NUMBER) and all(_label(ln.text) for ln in run):
+            return -c.label_penalty
+        return 0.0
 
     def _captioned(self, run: tuple[Line, ...], lines: list[Line]) -> tuple[Line, ...]:
         """The speech a card naming a person captions, when the question asks who someone is or what they do:

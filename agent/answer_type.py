@@ -26,9 +26,13 @@ _REASON = re.compile(r"\b(because|since|so that|so \w+ that|due to|as a result|t
                      r"thanks to)\b", re.IGNORECASE)
 _PLACE = re.compile(r"\b(in|on|at|near|inside|outside|under|behind|beside|across|around|from)\s+(the|a|an|their|"
                     r"its|our)\s+\w+", re.IGNORECASE)
+# A time or a date: a word alone answers "when" or "which day" ("every Tuesday"), with or without a number.
+_WHEN = re.compile(r"\b(1[5-9]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|october|"
+                   r"november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|"
+                   r"tomorrow|today|spring|summer|autumn|winter|\d+\s*[ap]\.?m\b|o'clock)\b", re.I)
 # Quantity questions and the units their answers carry; a question matching none wants any number.
 _UNITS = ((re.compile(r"\bhow old\b|\bwhat age\b"), re.compile(r"\b(years?|months?)[ -]old\b|\baged?\s+\d", re.I)),
-          (re.compile(r"\b(cost|costs|price|pay|paid|money|spend|spent|budget|how much does)\b"),
+          (re.compile(r"\b(cost|costs|price|pay|paid|money|spend|spent|budget|worth|how much (does|is|was|are))\b"),
            re.compile(r"[$€£¥]|\b(euros?|dollars?|pounds?|cents?|pence|yen|francs?|crowns?|rupees?|thousand|million|"
                       r"billion)\b", re.I)),
           (re.compile(r"\bhow (long|often)\b"),
@@ -36,10 +40,7 @@ _UNITS = ((re.compile(r"\bhow old\b|\bwhat age\b"), re.compile(r"\b(years?|month
           (re.compile(r"\bhow far\b"), re.compile(r"\b(kilomet\w*|km|miles?|met(er|re)s?|feet|yards?)\b", re.I)),
           (re.compile(r"\bhow (much )?(cooler|warmer|colder|hotter)\b|\btemperature\b"),
            re.compile(r"\b(degrees?|°)", re.I)),
-          (re.compile(r"^\s*when\b|\bwhat (year|date|day)\b"),
-           re.compile(r"\b(1[5-9]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|october|"
-                      r"november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|"
-                      r"tomorrow|today|spring|summer|autumn|winter|\d+\s*[ap]\.?m\b|o'clock)\b", re.I)))
+          (re.compile(r"\bwhen\b|\b(what|which) (year|date|day|month)\b"), _WHEN))
 _TIME_UNITS = re.compile(r"^(seconds?|minutes?|hours?|days?|weeks?|months?|years?|ago|times?)$")
 # Words that make a run of capitals an organisation or a place rather than a person.
 _NOT_PERSON = frozenset("""news university college school council foundation fund trust bank society hospital city
@@ -54,12 +55,12 @@ owner artist designer photographer camera sound music design editing narrator na
 """.split())
 
 _NUMBER_Q = re.compile(r"\b(how (many|much|long|far|big|old|often|fast|high|tall|large|cool|cold|hot|warm)"
-                       r"|what (year|date|day|time|age|percentage)|when)\b|\bcost\b")
+                       r"|(what|which) (year|date|day|month|time|age|percentage)|when)\b|\bcost\b|\bworth\b")
 _PERSON_Q = re.compile(r"^\s*(who|whom|whose)\b|\b(who|whom)\s+(is|was|did|does|directed|made|wrote)\b"
                        r"|\bwhat(?:'s| is| was)\s+(?:the\s+)?(?:[\w']+\s+)?name\b|\bname of the (?:\w+\s+)?"
                        r"(?:person|man|woman|reporter|presenter|narrator|director|speaker|scientist|host)\b")
 _ENTITY_Q = re.compile(r"\b(which|what)\s+(?!(is|are|was|were|do|does|did|can|could|will|would|kind|kinds|"
-                       r"type|types|sort|else)\b)\w+|\bwhich of\b")
+                       r"type|types|sort|else)\b)\w+|\bwhich of\b|^\s*what(?:'s| is| was)\b.*\bcalled\b")
 _PLACE_Q = re.compile(r"^\s*where\b|\bwhere (was|is|did|does|were|are)\b|\bwhat (city|town|country|place)\b")
 _WORD_NUM = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
              "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
@@ -141,16 +142,16 @@ def _number_spans(question: str, line: str) -> list[str]:
     minutes", "a quarter of an hour" for "how long"), numbers without that unit left out; a trailing
     function word dropped ("2000 and" -> "2000")."""
     q = question.lower()
-    unit = next((u for asks, u in _UNITS if asks.search(q)), None)
+    units = [u for asks, u in _UNITS if asks.search(q)]
     out = []
     for m in _NUM_SPAN.finditer(line):
         span = m.group(0).strip(" ,.")
         if not _NUMBER.search(span):
             continue
-        if unit is not None and not unit.search(span):
+        if units and not any(u.search(span) for u in units):
             ahead = line[m.start():].split()[:5]
             span = next((" ".join(ahead[:k]).strip(" ,.") for k in range(1, len(ahead) + 1)
-                         if unit.search(" ".join(ahead[:k]))), "")
+                         if any(u.search(" ".join(ahead[:k])) for u in units)), "")
         words = span.split()
         while len(words) > 1 and words[-1].lower().strip(",.") in textmatch.STOP:
             words = words[:-1]
@@ -162,9 +163,9 @@ def _number_spans(question: str, line: str) -> list[str]:
 def _quantity(question: str, text: str) -> bool:
     """Whether the text holds a number of the kind the question asks (its unit, or a count of things)."""
     q = question.lower()
-    for asks, unit in _UNITS:
-        if asks.search(q):
-            return bool(unit.search(text)) and bool(_NUMBER.search(text))
+    units = [unit for asks, unit in _UNITS if asks.search(q)]  # "how old is it, when was it made": either
+    if units:
+        return any(unit.search(text) and (unit is _WHEN or _NUMBER.search(text)) for unit in units)
     if "how many" in q:  # a count: a number followed by the things counted, not a time ("ten years ago")
         for m in re.finditer(r"(?:\d[\d,.]*|\b(?:" + "|".join(_WORD_NUM) + r"))[\s-]+(\w+)(?:\s+(\w+))?", text, re.I):
             counted = [w.lower() for w in m.groups() if w]
@@ -203,7 +204,8 @@ def short_span(question: str, kind: str, line: str) -> str:
         asked = set(textmatch.words(question))
         found = [n for n in _number_spans(question, line)
                  if not {w for w in textmatch.words(n) if _NUMBER.search(w)} <= asked]
-        return found[0] if found else ""
+        when = _WHEN.search(line) if _UNITS[-1][0].search(question.lower()) else None
+        return found[0] if found else when.group(0) if when else ""
     if kind == PERSON:
         found = people(line, terms)
         return found[0] if found else ""

@@ -211,3 +211,20 @@ def test_the_short_span_that_leads_an_answer(question: str, line: str, span: str
     from agent.answer_type import answer_type, short_span
 
     assert short_span(question, answer_type(question), line) == span
+
+
+MUSEUM = [Row(20, 24, "I'm the curator here, and these clocks are my life."),
+          Row(25, 29, "The secret of a good dough is the yogurt: it keeps the bread soft."),
+          Row(30, 34, "We wind the big clocks every Tuesday morning, before the doors open.")]
+MUSEUM_CARDS = [Row(20, 34, "Curator, Ashby Clock Museum"), Row(25, 29, "Tip: Greek yogurt makes a richer dough")]
+
+
+@pytest.mark.parametrize("question,want,avoid", [
+    ("On which day are the clocks wound?", "Tuesday", "Curator, Ashby"),       # a label card states no fact
+    ("Which type of yogurt does the on-screen tip suggest?", "Greek yogurt", "keeps the bread soft"),
+    ("Why is there yogurt in the dough?", "keeps the bread soft", "Greek"),
+])
+def test_a_fact_comes_from_the_channel_that_states_it(tmp_path: Path, question: str, want: str, avoid: str) -> None:
+    with fake_library(tmp_path, duration_s=60.0, speech=MUSEUM, screen=MUSEUM_CARDS) as lib:
+        final = list(run(lib, lib.video_id, question, ScriptedPolicy([first_choice] * 12, narrow=True)))[-1]
+    assert final.status == "answered" and want in final.text and avoid not in final.text
