@@ -48,11 +48,11 @@ town street road avenue route station company transit media arts family communit
 institute museum library park district council ministry department agency studio studios films productions
 commons creative attribution licence license
 lane square place bridge market hall house garden gardens harbour harbor port bay beach island river lake hill
-valley north south east west episode chapter part level exit room table locker aisle tip
-writer cook chef curator restorer volunteer reporter presenter host director producer editor manager head
-officer driver nurse teacher professor baker cleaner gardener coach captain chair president secretary founder
-owner artist designer photographer camera sound music design editing narrator narration animation production
-""".split())
+valley north south east west episode chapter part level exit room table locker aisle tip""".split()) | frozenset(
+    _ROLES := """writer cook chef curator restorer volunteer reporter presenter host director producer editor
+manager head officer driver nurse teacher professor baker cleaner gardener coach captain chair president secretary
+founder owner artist designer photographer camera sound music design editing narrator narration animation
+production recordist recording mixer composer researcher consultant assistant executive""".split())
 
 _NUMBER_Q = re.compile(r"\b(how (many|much|long|far|big|old|often|fast|high|tall|large|cool|cold|hot|warm)"
                        r"|(what|which) (year|date|day|month|time|age|percentage)|when)\b|\bcost\b|\bworth\b")
@@ -60,7 +60,8 @@ _PERSON_Q = re.compile(r"^\s*(who|whom|whose)\b|\b(who|whom)\s+(is|was|did|does|
                        r"|\bwhat(?:'s| is| was)\s+(?:the\s+)?(?:[\w']+\s+)?name\b|\bname of the (?:\w+\s+)?"
                        r"(?:person|man|woman|reporter|presenter|narrator|director|speaker|scientist|host)\b")
 _ENTITY_Q = re.compile(r"\b(which|what)\s+(?!(is|are|was|were|do|does|did|can|could|will|would|kind|kinds|"
-                       r"type|types|sort|else)\b)\w+|\bwhich of\b|^\s*what(?:'s| is| was)\b.*\bcalled\b")
+                       r"type|types|sort|else)\b)\w+|\bwhich of\b|^\s*what(?:'s| is| was)\b.*\bcalled\b"
+                       r"|\bwhat(?:'s| is| was)\s+(?:the|its|this|their)\s+\w+\s*\?")  # "what's the licence?"
 _PLACE_Q = re.compile(r"^\s*where\b|\bwhere (was|is|did|does|were|are)\b|\bwhat (city|town|country|place)\b")
 _WORD_NUM = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
              "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
@@ -122,7 +123,8 @@ def people(line: str, terms: set[str] = frozenset()) -> list[str]:
     out = []
     for n in names(line):
         words = n.split()
-        while words and (set(textmatch.content_tokens(words[0])) & terms):
+        # A credit's role before its name ("Director Ines Carvalho", "Sound Recordist Farah Siddiqui").
+        while words and (set(textmatch.content_tokens(words[0])) & terms or words[0].lower().strip(":,.") in _ROLES):
             words = words[1:]
         low = {w.lower().strip(",.'’") for w in words}
         if 2 <= len(words) <= 4 and not low & _NOT_PERSON and "of" not in low and not set(textmatch.content_tokens(" ".join(words))) & terms:

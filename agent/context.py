@@ -183,6 +183,8 @@ class AnswerEvent(Event):
     status: str = "answered"           # answered | unverified | not_found
     citations: list[dict[str, Any]] = field(default_factory=list)  # video_id, start_s, end_s, confidence, evidence
     reason: str = ""                   # why an answer is unverified or not found, in plain words ("" when answered)
+    relevance: float | None = None     # how well the quoted answer answers the question (the ranking's measure);
+                                       # None when no quote was weighed
 
     def to_messages(self) -> list[dict[str, str]]:
         return [{"role": "assistant", "content": f"[step {self.n}] answer ({self.status}): {self.text}"}]

@@ -243,7 +243,7 @@ class Gate:
             return False
         a = run.emit(AnswerEvent(text=c.text(self.reader.config.max_chars), status="answered",
                                  citations=[citation(x) for x in cited], started=started,
-                                 spans=[(x.start_s, x.end_s) for x in cited]))
+                                 spans=[(x.start_s, x.end_s) for x in cited], relevance=round(check.score, 4)))
         run.finish(a)
         yield a
         return True
@@ -293,7 +293,8 @@ class Gate:
             why = (f"{reason} before its answer was verified" if self.reader.ranker.answers(c, c.score)
                    else "nothing supported it: the closest evidence found does not answer the question")
             a = AnswerEvent(text=f"{prompts.UNVERIFIED_PREFIX} {c.text(self.reader.config.max_chars)}",
-                            status="unverified", citations=[citation(h) for h in best], reason=why)
+                            status="unverified", citations=[citation(h) for h in best], reason=why,
+                            relevance=round(c.score, 4))
         elif open_ and not self.quotes_clips:
             best = open_[:1]
             checked = any(h.checked for h in self.beliefs.hypotheses)
@@ -303,6 +304,7 @@ class Gate:
                             citations=[citation(h) for h in best], reason=why)
         else:
             a = AnswerEvent(text=prompts.NOT_FOUND, status="not_found", citations=[],
+                            relevance=round(found[0].candidate.score, 4) if found else None,
                             reason="nothing in the video's speech or on-screen text answers the question"
                             if open_ else "no moment of the video matched the question")
         a.spans = [(h.start_s, h.end_s) for h in best]

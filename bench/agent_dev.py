@@ -87,12 +87,12 @@ def totals(rows: list[dict[str, object]]) -> dict[str, object]:
 
 
 def row(q: DevQuestion, spans: list[Span], s: Score, status: str, reason: str, answer: str,
-        cited: list[Span], seconds: float) -> dict[str, object]:
+        cited: list[Span], seconds: float, relevance: float | None = None) -> dict[str, object]:
     """One question's entry of the JSON."""
     return {"video": q.video, "question": q.question, "kind": q.kind, "status": status, "reason": reason,
             "hit": s.hit, "right": s.right, "verified_but_wrong": s.verified_but_wrong,
             "right_but_unverified": s.right_but_unverified, "not_found_outcome": s.not_found_outcome,
-            "absent_words": list(s.absent), "seconds": round(seconds, 2), "answer": answer,
+            "absent_words": list(s.absent), "seconds": round(seconds, 2), "relevance": relevance, "answer": answer,
             "citations": [list(c) for c in cited], "truth": [list(t) for t in spans],
             "expected": [list(a) for a in q.answers]}
 
@@ -100,7 +100,8 @@ def row(q: DevQuestion, spans: list[Span], s: Score, status: str, reason: str, a
 def run_dev(profile: str, cache: Path, videos_dir: Path, kinds: Sequence[str], limit: int,
             log: Callable[[str], None], save: Path | None = None, set_name: str = "dev") -> dict[str, object]:
     """Index the videos the chosen questions need, ask each question once, score it. `set_name` "dev" is
-    the development set; "heldout" the held-out films and questions (bench/heldout.py), scored the same.
+    the development set; "heldout" the held-out films and questions (bench/heldout.py), "blind" the blind
+    set's (bench/blind.py), scored the same.
     With `save`, the result so far is written there after every question ("complete" false until the
     last), so that a long run interrupted still leaves its figures."""
     from agent.loop import run
@@ -111,6 +112,9 @@ def run_dev(profile: str, cache: Path, videos_dir: Path, kinds: Sequence[str], l
     if set_name == "heldout":
         from bench.heldout import QUESTIONS as asked
         from tests.fixtures.heldout_scripts import SCRIPTS as scripts
+    elif set_name == "blind":
+        from bench.blind import QUESTIONS as asked
+        from tests.fixtures.blind_scripts import SCRIPTS as scripts
     else:
         from tests.fixtures.devset_scripts import SCRIPTS as scripts
         asked = QUESTIONS
@@ -136,7 +140,7 @@ def run_dev(profile: str, cache: Path, videos_dir: Path, kinds: Sequence[str], l
             st = read_status(final.status, final.text, getattr(final, "reason", None))
             cited = [(float(c["start_s"]), float(c["end_s"])) for c in final.citations]
             s = score(q.answers, spans, final.text, st, cited, memory[q.video])
-            rows.append(row(q, spans, s, st.status, st.reason, final.text, cited, secs))
+            rows.append(row(q, spans, s, st.status, st.reason, final.text, cited, secs, getattr(final, "relevance", None)))
             log(f"{'HIT ' if s.hit else 'miss'} {'right' if s.right else 'wrong'} {st.status:10s} {secs:5.1f}s "
                 f"[{q.kind}] {q.question} -> {final.text[:100]}")
             result = {"set": set_name, "complete": len(rows) == len(questions), "profile": profile,
