@@ -16,7 +16,12 @@ PERSON, ROLE, NUMBER, PLACE, ENTITY, REASON, THING = ("person", "role", "number"
 # "Who are the regulars?" asks for a group ("nurses and bakers"), not for a person's name.
 _GROUP_Q = re.compile(r"^\s*who\s+(are|were)\b")
 # Kinds whose answer must hold the cue: a number question is not answered by a line without that number.
-REQUIRED = (NUMBER,)
+REQUIRED = (NUMBER, PERSON)
+# Words that refer to a person without naming one: "the coach told a long story" answers "who".
+_PERSON_NOUNS = frozenset("""man woman men women boy girl child children kid kids baby friend friends sister brother
+mother father mum mom dad parents uncle aunt grandmother grandfather grandma grandpa granddad neighbour neighbor
+neighbours neighbors tourist tourists fisherman wife husband son daughter family team volunteers students student
+crew staff doctor farmer police officer mayor pupils visitors passengers riders""".split())
 # Kinds whose cue only adds: a person, a place or a thing may well be said without a name ("the students").
 BONUS_ONLY = (PERSON, ROLE, PLACE, ENTITY, REASON)
 _ROLE_Q = re.compile(r"\b(job title|(his|her|their|[a-z]+'s) (job|role|position|title)|for a living|occupation|"
@@ -30,6 +35,11 @@ _PLACE = re.compile(r"\b(in|on|at|near|inside|outside|under|behind|beside|across
 _WHEN = re.compile(r"\b(1[5-9]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|october|"
                    r"november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|"
                    r"tomorrow|today|spring|summer|autumn|winter|\d+\s*[ap]\.?m\b|o'clock)\b", re.I)
+_DAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekends?|yesterday|tomorrow|today|"
+                  r"\d{1,2}(st|nd|rd|th)|(january|february|march|april|may|june|july|august|september|october|"
+                  r"november|december)\s+\d{1,2}|\d{1,2}\s+(of\s+)?(january|february|march|april|may|june|july|"
+                  r"august|september|october|november|december))\b", re.I)
+_YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
 # Quantity questions and the units their answers carry; a question matching none wants any number.
 _UNITS = ((re.compile(r"\bhow old\b|\bwhat age\b"), re.compile(r"\b(years?|months?)[ -]old\b|\baged?\s+\d", re.I)),
           (re.compile(r"\b(cost|costs|price|pay|paid|money|spend|spent|budget|worth|how much (does|is|was|are))\b"),
@@ -40,19 +50,22 @@ _UNITS = ((re.compile(r"\bhow old\b|\bwhat age\b"), re.compile(r"\b(years?|month
           (re.compile(r"\bhow far\b"), re.compile(r"\b(kilomet\w*|km|miles?|met(er|re)s?|feet|yards?)\b", re.I)),
           (re.compile(r"\bhow (much )?(cooler|warmer|colder|hotter)\b|\btemperature\b"),
            re.compile(r"\b(degrees?|°)", re.I)),
-          (re.compile(r"\bwhen\b|\b(what|which) (year|date|day|month)\b"), _WHEN))
+          (re.compile(r"\b(what|which|on what|on which) day\b"), _DAY),
+          (re.compile(r"\b(what|which|in what|in which) year\b"), _YEAR),
+          (re.compile(r"\bwhen\b|\b(what|which) (date|month)\b"), _WHEN))
 _TIME_UNITS = re.compile(r"^(seconds?|minutes?|hours?|days?|weeks?|months?|years?|ago|times?)$")
-# Words that make a run of capitals an organisation or a place rather than a person.
+# Jobs and credit roles: words of a name card that are not the name ("Director Ines Carvalho").
+_ROLES = frozenset("""writer cook chef curator restorer volunteer reporter presenter host director producer editor
+manager head officer driver nurse teacher professor baker cleaner gardener coach captain chair president secretary
+founder owner artist designer photographer camera sound music design editing narrator narration animation
+production recordist recording mixer composer researcher consultant assistant executive""".split())
+# Words that make a run of capitals an organisation, a place, a sign or a job rather than a person.
 _NOT_PERSON = frozenset("""news university college school council foundation fund trust bank society hospital city
 town street road avenue route station company transit media arts family community civic centre center
 institute museum library park district council ministry department agency studio studios films productions
 commons creative attribution licence license
 lane square place bridge market hall house garden gardens harbour harbor port bay beach island river lake hill
-valley north south east west episode chapter part level exit room table locker aisle tip""".split()) | frozenset(
-    _ROLES := """writer cook chef curator restorer volunteer reporter presenter host director producer editor
-manager head officer driver nurse teacher professor baker cleaner gardener coach captain chair president secretary
-founder owner artist designer photographer camera sound music design editing narrator narration animation
-production recordist recording mixer composer researcher consultant assistant executive""".split())
+valley north south east west episode chapter part level exit room table locker aisle tip""".split()) | _ROLES
 
 _NUMBER_Q = re.compile(r"\b(how (many|much|long|far|big|old|often|fast|high|tall|large|cool|cold|hot|warm)"
                        r"|(what|which) (year|date|day|month|time|age|percentage)|when)\b|\bcost\b|\bworth\b")
@@ -167,7 +180,7 @@ def _quantity(question: str, text: str) -> bool:
     q = question.lower()
     units = [unit for asks, unit in _UNITS if asks.search(q)]  # "how old is it, when was it made": either
     if units:
-        return any(unit.search(text) and (unit is _WHEN or _NUMBER.search(text)) for unit in units)
+        return any(unit.search(text) and (unit in (_WHEN, _DAY) or _NUMBER.search(text)) for unit in units)
     if "how many" in q:  # a count: a number followed by the things counted, not a time ("ten years ago")
         for m in re.finditer(r"(?:\d[\d,.]*|\b(?:" + "|".join(_WORD_NUM) + r"))[\s-]+(\w+)(?:\s+(\w+))?", text, re.I):
             counted = [w.lower() for w in m.groups() if w]
@@ -183,8 +196,10 @@ def has_answer(kind: str, text: str, question: str = "") -> bool:
     """Whether the text holds the kind of answer wanted (a THING question: always)."""
     if kind == ENTITY:
         return bool(short_span(question, kind, text))
-    if kind == PERSON:
-        return bool(people(text, set(textmatch.content_tokens(" ".join(textmatch.key_terms(question))))))
+    if kind == PERSON:  # a name, or a word for a person the question does not hold itself ("the coach")
+        asked = set(textmatch.words(question))
+        return bool(people(text, set(textmatch.content_tokens(" ".join(textmatch.key_terms(question)))))) or \
+            any((w in _PERSON_NOUNS or w in _ROLES) and w not in asked for w in textmatch.words(text))
     if kind == ROLE:
         return bool(people(text)) and " | " in text
     if kind == NUMBER:
@@ -206,7 +221,8 @@ def short_span(question: str, kind: str, line: str) -> str:
         asked = set(textmatch.words(question))
         found = [n for n in _number_spans(question, line)
                  if not {w for w in textmatch.words(n) if _NUMBER.search(w)} <= asked]
-        when = _WHEN.search(line) if _UNITS[-1][0].search(question.lower()) else None
+        when = next((m for asks, u in _UNITS[-3:] if asks.search(question.lower()) for m in [u.search(line)] if m),
+                    None)
         return found[0] if found else when.group(0) if when else ""
     if kind == PERSON:
         found = people(line, terms)

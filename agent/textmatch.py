@@ -37,9 +37,27 @@ SPEECH_WORDS = frozenset("narrator speaker voice mention mentions mentioned say 
                          "speak speaks spoke spoken".split())
 
 
+# Irregular verb forms a question and its answer put differently ("when are the clocks wound" / "I wind them").
+_IRREGULAR = {form: base for base, forms in (
+    ("wind", "wound winds winding"), ("find", "found"), ("keep", "kept"), ("make", "made"), ("eat", "ate eaten"),
+    ("feed", "fed"), ("buy", "bought"), ("bring", "brought"), ("build", "built"), ("teach", "taught"),
+    ("think", "thought"), ("leave", "left"), ("run", "ran"), ("begin", "began begun"), ("give", "gave given"),
+    ("take", "took taken"), ("write", "wrote written"), ("drive", "drove driven"), ("ride", "rode ridden"),
+    ("grow", "grew grown"), ("know", "knew known"), ("throw", "threw thrown"), ("fly", "flew flown"),
+    ("break", "broke broken"), ("choose", "chose chosen"), ("speak", "spoke spoken"), ("steal", "stole stolen"),
+    ("win", "won"), ("sell", "sold"), ("send", "sent"), ("spend", "spent"), ("lose", "lost"), ("pay", "paid"),
+    ("hold", "held"), ("meet", "met"), ("sit", "sat"), ("stand", "stood"), ("catch", "caught"), ("fight", "fought"),
+    ("hear", "heard"), ("feel", "felt"), ("lead", "led"), ("hang", "hung"), ("dig", "dug"), ("shut", "shut"),
+    ("swim", "swam swum"), ("sing", "sang sung"), ("drink", "drank drunk"), ("draw", "drew drawn"),
+    ("wear", "wore worn"), ("tear", "tore torn"), ("freeze", "froze frozen"), ("rise", "rose risen"))
+    for form in forms.split()}
+
+
 def stem(word: str) -> str:
-    """A light suffix stemmer: enough to match plurals and simple verb forms."""
+    """A light suffix stemmer: enough to match plurals and simple verb forms (and common irregular ones)."""
     w = word.split("'")[0]
+    if w in _IRREGULAR:
+        return _IRREGULAR[w]
     for suffix, repl, min_len in (("ies", "y", 5), ("ing", "", 6), ("ed", "", 5), ("es", "", 5), ("s", "", 4)):
         if w.endswith(suffix) and len(w) >= min_len and not w.endswith("ss"):
             return w[: len(w) - len(suffix)] + repl

@@ -228,3 +228,23 @@ def test_a_fact_comes_from_the_channel_that_states_it(tmp_path: Path, question: 
     with fake_library(tmp_path, duration_s=60.0, speech=MUSEUM, screen=MUSEUM_CARDS) as lib:
         final = list(run(lib, lib.video_id, question, ScriptedPolicy([first_choice] * 12, narrow=True)))[-1]
     assert final.status == "answered" and want in final.text and avoid not in final.text
+
+
+@pytest.mark.parametrize("question,line,holds", [
+    ("Who founded the clock collection?", "Since 2004 it has housed a collection of clocks and watches.", False),
+    ("Who told a long story about the fence?", "The coach told a long story about the broken fence.", True),
+    ("Who is the man who winds the clocks?", "The man winds them by hand.", False),   # the question's own word
+    ("On which day are the clocks wound?", "It kept time for the trains until 1966.", False),  # a year, not a day
+    ("On which day are the clocks wound?", "Every Tuesday morning, I wind the big ones by hand.", True),
+])
+def test_an_answer_holds_the_kind_of_answer_asked_for(question: str, line: str, holds: bool) -> None:
+    from agent.answer_type import answer_type, has_answer
+
+    assert has_answer(answer_type(question), line, question) is holds
+
+
+def test_irregular_verb_forms_match() -> None:
+    from agent.textmatch import coverage
+
+    assert coverage("clocks wound", "I wind the clocks by hand.") == 1.0
+    assert coverage("kept fresh", "They keep fresh for two days.") == 1.0
