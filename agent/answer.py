@@ -91,6 +91,8 @@ class Ranker:
                  video_lines: Sequence[str] = ()) -> None:
         self.question, self.embed, self.config = question, embed, config
         self.kind = at.answer_type(question)
+        self.title = at.asks_title(question)
+        self._title_start = -1.0  # when the first label of the opening is shown (rank sets it)
         self.terms = " ".join(textmatch.key_terms(question))
         # The question's words weighted by how rare they are in this video (`video_lines`: all its lines):
         # a word the whole video says ("clock" in a film about clocks) tells its lines apart least.
@@ -124,6 +126,8 @@ class Ranker:
             return []
         sims = dict(zip(lines, (self.embed([ln.text for ln in lines]) @ self._q).tolist()))
         found = [r for r in runs(lines, self.config.evidence) if len(r) == 1 or r[0].source == SCREEN]
+        labels = [ln.start_s for ln in lines if ln.source == SCREEN and ln.start_s <= at.TITLE_S and _label(ln.text)]
+        self._title_start = min(labels, default=-1.0)
         said = [self._captioned(r, lines) for r in found]
         scores, run_sims = self.score_texts([quote(r) for r in found],
                                             [max(sims[ln] for ln in r + s) for r, s in zip(found, said)],
@@ -142,6 +146,8 @@ class Ranker:
         shown, towards speech when it asks what is said; away from a card that only labels ("Curator,
         Ashby Clock Museum") when the question wants a fact or a number that a sentence states."""
         c, screen = self.config, run[0].source == SCREEN
+        if self.title:  # "what is the show called": its title card, the first label it shows, whatever its words
+            return c.floor if screen and run[0].start_s == self._title_start and _label(quote(run)) else 0.0
         if textmatch.wants_screen(self.question):
             return c.channel_weight if screen else 0.0
         if textmatch.wants_speech(self.question):

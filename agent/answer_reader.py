@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from agent import answer_type
 from agent.answer import AnswerConfig, Candidate, Embed, Ranker
-from agent.evidence import Line, in_memory, lines_near, speech_lines
+from agent.evidence import Line, in_memory, lines_near, screen_lines, speech_lines
 
 if TYPE_CHECKING:
     from agent.beliefs import Hypothesis
@@ -83,6 +84,9 @@ class Reader:
             for h in hs:
                 lines += [ln for ln in lines_near(self.library, self.video_id, h.start_s, h.end_s,
                                                   self.config.evidence) if ln not in lines]
+            if self.ranker.title:  # the video's name is on its opening cards, wherever the search went
+                opening = screen_lines(self.library.screen_text(self.video_id, 0.0, answer_type.TITLE_S))
+                lines += [ln for ln in opening if ln not in lines]
             lines.sort(key=lambda ln: (ln.source, ln.start_s, ln.end_s))
             out, seen = [], set()
             for c in self.ranker.rank(lines):

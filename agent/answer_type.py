@@ -92,6 +92,17 @@ _NOT_NAME_START = {"i", "i'm", "im", "hello", "hi", "good", "my", "we", "our", "
                    "tomorrow", "when", "if", "as", "since", "then", "there", "they", "he", "she", "you"}
 
 
+TITLE_S = 20.0  # a card shown in the video's first seconds is its title card
+_TITLE_Q = re.compile(r"\b(called|title|titled|name)\b")
+_WORK = re.compile(r"\b(show|film|video|documentary|programme|program|series|episode|movie|report|clip|channel)\b")
+
+
+def asks_title(question: str) -> bool:
+    """Whether the question asks what the video itself is called ("What is the cooking show called?")."""
+    q = question.lower()
+    return bool(_TITLE_Q.search(q) and _WORK.search(q)) and answer_type(question) != PERSON
+
+
 def answer_type(question: str) -> str:
     """What kind of answer the question wants: the first kind whose question cue it has, else THING."""
     q = question.lower()

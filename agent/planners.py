@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from agent import prompts, textmatch
+from agent import answer_type, prompts, textmatch
 from agent.tools import TOOLS, RetrieveClip, Tool, canonical
 
 if TYPE_CHECKING:
@@ -162,6 +162,11 @@ class NarrowPlanner:
                                 notes)
         if not now.tools_left:
             return None
+        opening = {"query": self.question, "start_s": 0.0, "end_s": answer_type.TITLE_S, "k": self.default_k}
+        if answer_type.asks_title(self.question) and canonical(RetrieveClip.name, opening) not in now.calls:
+            # "What is the show called?": its title card opens it, whatever the words of the question find.
+            return Step(choice_schema(RetrieveClip.name, {"query": [self.question]}), "", 0,
+                        {"action": RetrieveClip.name, "arguments": opening}, history=False)
         # The best unused queries: the specific ones first, the broader halves only once those were tried.
         queries = [q for q in textmatch.query_candidates(self.question)
                    if canonical(RetrieveClip.name, {"query": q, "k": self.default_k}) not in now.calls]

@@ -248,3 +248,14 @@ def test_irregular_verb_forms_match() -> None:
 
     assert coverage("clocks wound", "I wind the clocks by hand.") == 1.0
     assert coverage("kept fresh", "They keep fresh for two days.") == 1.0
+
+
+def test_what_the_show_is_called_is_its_opening_title_card(tmp_path: Path) -> None:
+    speech = [Row(6, 10, "Hi everyone and welcome back to the show."),
+              Row(40, 44, "Today we are making soft flatbreads in a frying pan.")]
+    cards = [Row(2, 5, "Kitchen Table"), Row(7, 12, "Nadia Karim"), Row(7, 12, "Cook and Food Writer"),
+             Row(40, 44, "Episode 12: Pan Flatbreads")]
+    with fake_library(tmp_path, duration_s=60.0, speech=speech, screen=cards) as lib:
+        final = list(run(lib, lib.video_id, "What is the cooking show called?",
+                         ScriptedPolicy([first_choice] * 12, narrow=True)))[-1]
+    assert final.status == "answered" and "Kitchen Table" in final.text and "Food Writer" not in final.text
