@@ -78,12 +78,6 @@ class Candidate:
         return out if len(out) <= max_chars else out[: max_chars - 1].rstrip() + "…\""
 
 
-def _label(text: str) -> bool:
-    """A line of capitalised words only (a name, a title, a job): it labels, it states no fact."""
-    long = [w for w in re.findall(r"[^\W\d_][\w'’-]*", text) if len(w) >= 4]
-    return bool(long) and all(w[0].isupper() for w in long)
-
-
 class Ranker:
     """Ranks candidate quotes for one question (its vector and kind computed once)."""
 
@@ -126,7 +120,7 @@ class Ranker:
             return []
         sims = dict(zip(lines, (self.embed([ln.text for ln in lines]) @ self._q).tolist()))
         found = [r for r in runs(lines, self.config.evidence) if len(r) == 1 or r[0].source == SCREEN]
-        labels = [ln.start_s for ln in lines if ln.source == SCREEN and ln.start_s <= at.TITLE_S and _label(ln.text)]
+        labels = [ln.start_s for ln in lines if ln.source == SCREEN and ln.start_s <= at.TITLE_S and at.label(ln.text)]
         self._title_start = min(labels, default=-1.0)
         said = [self._captioned(r, lines) for r in found]
         scores, run_sims = self.score_texts([quote(r) for r in found],
@@ -147,12 +141,12 @@ class Ranker:
         Ashby Clock Museum") when the question wants a fact or a number that a sentence states."""
         c, screen = self.config, run[0].source == SCREEN
         if self.title:  # "what is the show called": its title card, the first label it shows, whatever its words
-            return c.floor if screen and run[0].start_s == self._title_start and _label(quote(run)) else 0.0
+            return c.floor if screen and run[0].start_s == self._title_start and at.label(quote(run)) else 0.0
         if textmatch.wants_screen(self.question):
             return c.channel_weight if screen else 0.0
         if textmatch.wants_speech(self.question):
             return 0.0 if screen else c.channel_weight
-        if screen and self.kind in (at.THING, at.REASON, at.NUMBER) and all(_label(ln.text) for ln in run):
+        if screen and self.kind in (at.THING, at.REASON, at.NUMBER) and all(at.label(ln.text) for ln in run):
             return -c.label_penalty
         return 0.0
 

@@ -103,6 +103,12 @@ def asks_title(question: str) -> bool:
     return bool(_TITLE_Q.search(q) and _WORK.search(q)) and answer_type(question) != PERSON
 
 
+def label(text: str) -> bool:
+    """A line of capitalised words only (a name, a title, a job): it labels, it states no fact."""
+    long = [w for w in re.findall(r"[^\W\d_][\w'’-]*", text) if len(w) >= 4]
+    return bool(long) and all(w[0].isupper() for w in long)
+
+
 def answer_type(question: str) -> str:
     """What kind of answer the question wants: the first kind whose question cue it has, else THING."""
     q = question.lower()
@@ -207,10 +213,11 @@ def has_answer(kind: str, text: str, question: str = "") -> bool:
     """Whether the text holds the kind of answer wanted (a THING question: always)."""
     if kind == ENTITY:
         return bool(short_span(question, kind, text))
-    if kind == PERSON:  # a name, or a word for a person the question does not hold itself ("the coach")
+    if kind == PERSON:  # a name, or a sentence's word for a person the question does not hold ("the coach")
         asked = set(textmatch.words(question))
         return bool(people(text, set(textmatch.content_tokens(" ".join(textmatch.key_terms(question)))))) or \
-            any((w in _PERSON_NOUNS or w in _ROLES) and w not in asked for w in textmatch.words(text))
+            not label(text) and any((w in _PERSON_NOUNS or w in _ROLES) and w not in asked
+                                    for w in textmatch.words(text))
     if kind == ROLE:
         return bool(people(text)) and " | " in text
     if kind == NUMBER:
