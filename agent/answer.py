@@ -171,7 +171,14 @@ class Ranker:
     def answers(self, c: Candidate, score: float) -> bool:
         """Whether a candidate scoring `score` answers: at the floor, and holding the answer a number
         question requires."""
-        return score >= self.config.floor and (c.typed or self.kind not in at.REQUIRED)
+        return score >= self.config.floor and (c.typed or self.kind not in at.REQUIRED) and not self._uncounted(c)
+
+    def _uncounted(self, c: Candidate) -> bool:
+        """A "how many X" question whose X this video never mentions, answered by a count of something else
+        ("how many calories" by "makes 8 flatbreads"): the video does not say."""
+        things = [textmatch.stem(w) for w in at.counted(self.question)]
+        return bool(things) and self.weights is not None and all(self.weights.get(t, 0.0) >= 1.0 for t in things) \
+            and not any(textmatch.coverage(w, c.quote, fuzzy=True) for w in at.counted(self.question))
 
     def extend(self, run: tuple[Line, ...], lines: list[Line]) -> tuple[Line, ...]:
         """The run with the sentences it goes on from ("Finally ..." after the items before it), that continue

@@ -103,6 +103,12 @@ def asks_title(question: str) -> bool:
     return bool(_TITLE_Q.search(q) and _WORK.search(q)) and answer_type(question) != PERSON
 
 
+def counted(question: str) -> list[str]:
+    """The words naming what a "how many" question counts ("how many extra buses" -> extra, buses)."""
+    m = re.search(r"\bhow many\s+(\w+)(?:\s+(\w+))?", question.lower())
+    return [w for w in (m.groups() if m else ()) if w and w not in textmatch.STOP]
+
+
 def label(text: str) -> bool:
     """A line of capitalised words only (a name, a title, a job): it labels, it states no fact."""
     long = [w for w in re.findall(r"[^\W\d_][\w'’-]*", text) if len(w) >= 4]

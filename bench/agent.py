@@ -1,4 +1,4 @@
-"""`python -m bench agent [--set dev|heldout|old|all] [--json]`: the agent on labelled fixtures.
+"""`python -m bench agent [--set dev|heldout|blind|old|all] [--json]`: the agent on labelled fixtures.
 
 `--set dev` (the default): the development set, questions a viewer asks about three films built from the
 real clips with credits, title cards, lower thirds and narration (bench/devset.py, bench/agent_dev.py):
@@ -8,6 +8,9 @@ not-found correctness of unanswerable questions, answer words absent from memory
 
 `--set heldout`: the held-out set, two other films and their questions (bench/heldout.py), run and scored
 exactly as `--set dev` (same fields); its films are cached with the development set's under --videos.
+
+`--set blind`: the blind set, two more films and their questions (bench/blind.py), run and scored exactly as
+`--set dev` and cached the same way; run once, for the final measurement, and not tuned on.
 
 `--set old`: the 14 questions on the 10-minute espeak-ng fixture (8 with `--short`), with the figures this
 benchmark has always reported, so that they stay comparable:
@@ -56,21 +59,22 @@ def _backed(citation: dict[str, Any], steps: list[dict[str, Any]]) -> bool:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench agent")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--set", default="dev", choices=("dev", "heldout", "old", "all"),
-                    help="dev: the development set; heldout: the held-out films and questions; old: the 10-minute "
-                         "espeak-ng fixture's 14 questions; all: old and dev")
+    ap.add_argument("--set", default="dev", choices=("dev", "heldout", "blind", "old", "all"),
+                    help="dev: the development set; heldout: the held-out films and questions; blind: the blind "
+                         "set's; old: the 10-minute espeak-ng fixture's 14 questions; all: old and dev")
     ap.add_argument("--profile", default="lite")
     ap.add_argument("--short", action="store_true", help="old set: the 56-second fixture and its 8 questions")
     ap.add_argument("--limit", type=int, default=0, help="ask only the first N questions (of each set)")
-    ap.add_argument("--questions", default="", help="dev and heldout sets: only these kinds, comma-separated (" +
-                    ", ".join(KINDS) + ")")
+    ap.add_argument("--questions", default="", help="dev, heldout and blind sets: only these kinds, "
+                    "comma-separated (" + ", ".join(KINDS) + ")")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (default 1: on a shared 2-core machine more threads oversubscribe and "
                          "run many times slower)")
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="where the fixtures' data dirs are kept")
-    ap.add_argument("--videos", default=str(DEFAULT_VIDEOS), help="where the dev and held-out videos are cached")
+    ap.add_argument("--videos", default=str(DEFAULT_VIDEOS),
+                    help="where the dev, held-out and blind videos are cached")
     ap.add_argument("--save", default="",
-                    help="dev and heldout sets: also write the result to this file, after every question")
+                    help="dev, heldout and blind sets: also write the result to this file, after every question")
     a = ap.parse_args(argv)
     kinds = tuple(k.strip() for k in a.questions.split(",") if k.strip())
     unknown = [k for k in kinds if k not in KINDS]
@@ -92,9 +96,9 @@ def main(argv: list[str]) -> int:
     if a.set in ("dev", "all"):
         results["dev"] = run_dev(a.profile, Path(a.cache), Path(a.videos), kinds, a.limit, log,
                                  Path(a.save) if a.save else None)
-    if a.set == "heldout":
-        results["heldout"] = run_dev(a.profile, Path(a.cache), Path(a.videos), kinds, a.limit, log,
-                                     Path(a.save) if a.save else None, "heldout")
+    if a.set in ("heldout", "blind"):
+        results[a.set] = run_dev(a.profile, Path(a.cache), Path(a.videos), kinds, a.limit, log,
+                                 Path(a.save) if a.save else None, a.set)
     result = results[a.set] if a.set != "all" else results
     if a.json:
         print(json.dumps(result))

@@ -26,6 +26,8 @@ _STATUS_SYNONYMS = {"answered": "answered", "verified": "answered", "supported":
 _LABEL = re.compile(r"^\s*unverified\s*(?:\(([^)]*)\))?\s*:\s*", re.IGNORECASE)
 # A time code the answer cites a moment with ("0:30.8-0:35.6", "1:02:03"): a reference, not a word of the answer.
 _TIMECODE = re.compile(r"(?<![\w.])\d{1,2}(?::\d{2}){1,2}(?:\.\d+)?(?![\w])")
+# A cited span as answers write it ("1:17.8-1:20.0"); a time said in the answer ("6:30 pm") is kept.
+_CITED_SPAN = re.compile(r"(?<![\w.])\d{1,2}(?::\d{2}){1,2}\.\d+\s*-\s*\d{1,2}(?::\d{2}){1,2}\.\d+(?![\w])")
 _UNSUPPORTED = ("nothing supported", "no evidence", "not supported", "unsupported", "no support")
 
 
@@ -51,7 +53,7 @@ def has_phrase(text: str, phrase: str) -> bool:
 def answer_right(answer: str, alternatives: Sequence[Sequence[str]]) -> bool:
     """One alternative's phrases all occur in the answer, its time codes left out ("1:17.8" does not say
     "8"); False when there are no alternatives."""
-    words = _TIMECODE.sub(" ", answer)
+    words = _CITED_SPAN.sub(" ", answer)
     return any(all(has_phrase(words, p) for p in alt) for alt in alternatives)
 
 

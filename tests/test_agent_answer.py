@@ -259,3 +259,15 @@ def test_what_the_show_is_called_is_its_opening_title_card(tmp_path: Path) -> No
         final = list(run(lib, lib.video_id, "What is the cooking show called?",
                          ScriptedPolicy([first_choice] * 12, narrow=True)))[-1]
     assert final.status == "answered" and "Kitchen Table" in final.text and "Food Writer" not in final.text
+
+
+def test_a_count_of_something_the_video_never_mentions_is_not_an_answer(tmp_path: Path) -> None:
+    speech = [Row(10, 14, "This recipe makes eight flatbreads, ready in about thirty minutes."),
+              Row(20, 24, "They keep for two days wrapped in a cloth.")]
+    with fake_library(tmp_path, duration_s=40.0, speech=speech) as lib:
+        calories = list(run(lib, lib.video_id, "How many calories does one flatbread have?",
+                            ScriptedPolicy([first_choice] * 12, narrow=True)))[-1]
+        breads = list(run(lib, lib.video_id, "How many flatbreads does the recipe make?",
+                          ScriptedPolicy([first_choice] * 12, narrow=True)))[-1]
+    assert calories.status != "answered"
+    assert breads.status == "answered" and "eight flatbreads" in breads.text

@@ -125,3 +125,4 @@ def test_a_time_code_is_not_an_answer_number() -> None:
 
     assert not answer_right('1:17.8-1:20.0: "Each batch makes enough for the family."', [["8"], ["eight"]])
     assert answer_right('8 breads. 1:17.8-1:20.0: "Each batch makes 8 breads."', [["8"], ["eight"]])
+    assert answer_right('6:30 pm. 1:17.8-1:20.0: "We meet at 6:30 pm."', [["6:30"]])  # a time said, kept
