@@ -18,7 +18,7 @@ from typing import Any
 from memory.store import Store
 
 DEFAULT_STAGES: tuple[str, ...] = tuple(f"memory.stages.{name}" for name in (
-    "probe", "shots", "keyframes", "image_vectors", "speech", "ocr", "text_vectors"))
+    "probe", "shots", "keyframes", "image_vectors", "ocr", "speech", "text_vectors"))
 
 
 @dataclass(frozen=True)
