@@ -46,7 +46,9 @@ class ScreenTextConfig:
     edge_px: int = 3                # a line this close (work pixels) to the frame's top or bottom is cut by
                                     # it (a credit roll entering or leaving): its letters are read in pieces
     line_px: int = 44               # each strip is scaled so its line is this tall (tesseract likes ~30 px caps)
-    pad: float = 0.35               # margin kept around a line, as a fraction of its height
+    pad: float = 0.35               # margin kept above and below a line, as a fraction of its height
+    pad_x: float = 0.8              # margin kept left and right of a line, as a fraction of its height: the
+                                    # search may miss a first or last letter that touches bright footage
     psm: int = 7                    # each strip is read as one line of text
     min_conf: float = 0.5           # words below this confidence (0..1) are dropped
     min_line_conf: float = 0.6      # lines whose mean word confidence is below this are dropped
@@ -55,6 +57,8 @@ class ScreenTextConfig:
     still_level: int = 24           # a frame is unchanged since the last when under `still_share` of its
     still_share: float = 0.004      # 64x36 signature's pixels moved by more than `still_level` grey levels
     single_read_conf: float = 0.85  # a line read in only one frame of a shot must be at least this confident
+    fuse_frames: int = 3            # lines are also searched in the fusion of a shot's last this many changed
+                                    # frames (`memory.screen_text_fuse`): still text over moving footage; 0: off
     lang: str = "eng"               # tesseract language pack
 
 
@@ -187,7 +191,7 @@ def overlap(a: Box, b: Box) -> float:
     return w * h / max(1, min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1])))
 
 
-def _light_text(g: np.ndarray, box: Box) -> bool:
+def light_text(g: np.ndarray, box: Box) -> bool:
     """Whether the text in a line box is lighter than its ground: of the two Otsu classes of the
     box, the ground is the one its edges mostly fall in (letters rarely touch the margin)."""
     left, top, right, bottom = box
@@ -200,21 +204,23 @@ def _light_text(g: np.ndarray, box: Box) -> bool:
     return float(edge.mean()) < 0.5
 
 
-def find_lines(g: np.ndarray, config: ScreenTextConfig = ScreenTextConfig()) -> list[FoundLine]:
-    """The lines of text in a grey frame, both polarities, top to bottom; [] when there is no text.
+def find_lines(g: np.ndarray, config: ScreenTextConfig = ScreenTextConfig(),
+               polarities: tuple[bool, ...] = (True, False)) -> list[FoundLine]:
+    """The lines of text in a grey frame, top to bottom; [] when there is no text. `polarities`: light
+    text (True), dark text (False) or both.
 
     Where a light and a dark line cover the same place (a letter and its outline or shadow), the
-    one whose polarity agrees with the box's own ground (`_light_text`) is kept, then the one with
+    one whose polarity agrees with the box's own ground (`light_text`) is kept, then the one with
     more letter-like components.
     """
     work, back = _work(g, config)
     k = max(9, round(work.shape[0] * config.stroke_kernel)) | 1
     found: list[FoundLine] = []
-    for light in (True, False):
+    for light in polarities:
         strokes = _strokes(work, k, light)
         for level in config.levels:
             found += _lines_of((strokes >= level).astype(np.uint8), config, light, back)
-    found.sort(key=lambda f: (_light_text(g, f.box) != f.light, -f.chars))
+    found.sort(key=lambda f: (light_text(g, f.box) != f.light, -f.chars))
     kept: list[FoundLine] = []
     for f in found:
         if all(overlap(f.box, k_.box) < 0.5 for k_ in kept):
@@ -248,8 +254,8 @@ def strips(g: np.ndarray, line: FoundLine, config: ScreenTextConfig = ScreenText
     """
     left, top, right, bottom = line.box
     lh = bottom - top
-    pad = max(2, round(lh * config.pad))
-    crop = g[max(0, top - pad):bottom + pad, max(0, left - pad):right + pad]
+    pad, pad_x = max(2, round(lh * config.pad)), max(2, round(lh * config.pad_x))
+    crop = g[max(0, top - pad):bottom + pad, max(0, left - pad_x):right + pad_x]
     scale = config.line_px / max(1, lh)
     crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
                       interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
@@ -274,6 +280,7 @@ def strips(g: np.ndarray, line: FoundLine, config: ScreenTextConfig = ScreenText
 
 
 _WORDY = re.compile(r"[^\W_]{2,}|\d")  # a line needs a real word or a number, not just | — ~ .
+_ALNUM = re.compile(r"[^\W_]")          # a word holds a letter or a digit
 
 
 def read_strips(strips: list[np.ndarray], config: ScreenTextConfig = ScreenTextConfig()) -> list[tuple[str, float]]:
@@ -311,6 +318,10 @@ def read_strips(strips: list[np.ndarray], config: ScreenTextConfig = ScreenTextC
     out = []
     for ws in words:
         ws.sort()
+        while ws and not _ALNUM.search(ws[0][1]):   # an edge of the footage at a strip's end read as "|" or "~"
+            ws.pop(0)
+        while ws and not _ALNUM.search(ws[-1][1]):
+            ws.pop()
         text = " ".join(w for _, w, _ in ws)
         conf = float(np.mean([c for _, _, c in ws])) if ws else 0.0
         ok = conf >= config.min_line_conf and _WORDY.search(text)

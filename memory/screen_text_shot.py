@@ -8,12 +8,16 @@ or where its own motion brings it, and survives a frame in which it is not seen.
 `votes` frames (the strips are cut as the frames go by and all of the shot's go to tesseract in
 one call; a frame unchanged since the last is not even searched again) and then stands for itself
 while it stays, so a credit held for ten seconds costs `votes` reads. The footage behind a line
-moves while the line does not: the crops of a track, aligned, are fused into one more strip (the
-darkest of each pixel for light text, the lightest for dark text), where busy footage fades and the
-letters stay. The track's text is the reading most like the others, weighted by confidence: one
-frame's "Jane" loses to two frames' "Jane Doe", and a line seen in several frames is kept only when
-two readings agree. Tracks that are on screen together then join when a person would read them as
-one line: a role above its name ("Narrated by" / "Jane Doe") or a role beside it ("Music   Tom Reyes").
+moves while the line does not (`memory.screen_text_fuse`): the crops of a track, aligned, are fused
+into one more strip (the darkest of each pixel for light text, the lightest for dark text), where busy
+footage fades and the letters stay; and each changed frame's fusion with the changed frames before it
+is searched too, for lines no single frame shows whole. A line found only there is read once a later
+search finds it again (moving footage fused into a line-like shape rarely stays). The track's text is
+the reading most like the others, weighted by confidence: one frame's "Jane" loses to two frames'
+"Jane Doe", a reading that holds the winner and is about as confident wins, and a line seen in several
+frames is kept only when two readings agree. Tracks on screen together then join when a person would
+read them as one line, with the span of both: a role above its name ("Narrated by" / "Jane Doe") or a
+role beside it ("Music   Tom Reyes"). A piece of a line read whole in the shot is dropped.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from PIL import Image
 
 from memory import screen_text
 from memory.screen_text import Box, FoundLine, ScreenTextConfig, best_reading, find_lines, grey, overlap, strips
+from memory.screen_text_fuse import fused_crops, lines_in_fused, with_fused
 
 _WORDY = re.compile(r"[^\W_]{3,}")  # a line holds a word of three letters or digits at least
 
@@ -64,6 +69,7 @@ class _Track:
     path: list[tuple[int, Box]] = field(default_factory=list)   # where it was seen, frame by frame
     crops: list[np.ndarray] = field(default_factory=list)       # padded grey crops to fuse (`_fused`)
     ink: np.ndarray | None = None   # the line's strokes where it was last seen (`_ink`), to find it again
+    hidden: bool = False  # found only in fused frames and not found again yet: footage, until it stays
 
 
 def _changed(a: np.ndarray, b: np.ndarray, config: ScreenTextConfig) -> bool:
@@ -168,42 +174,32 @@ def _crop(g: np.ndarray, box: Box, size: tuple[int, int]) -> np.ndarray:
 
 
 def _fused(t: _Track) -> tuple[np.ndarray, FoundLine] | None:
-    """The track's crops aligned on the first (phase correlation, by a few pixels at most) and fused
-    pixel by pixel, the darkest for light text and the lightest for dark: footage that moved behind the
-    letters fades. With the line's box inside the fused picture; None with fewer than two crops."""
-    if len(t.crops) < 2:
-        return None
-    ref = t.crops[0].astype(np.float32)
-    limit = max(2.0, (t.box[3] - t.box[1]) / 6)   # the found boxes of a line differ by a pixel or two
-    stack = [t.crops[0]]
-    for c in t.crops[1:]:
-        (dx, dy), _ = cv2.phaseCorrelate(ref, c.astype(np.float32))
-        if max(abs(dx), abs(dy)) > limit:  # footage that moved, not the line: its boxes already align it
-            dx = dy = 0.0
-        shift = np.float32([[1, 0, -dx], [0, 1, -dy]])
-        stack.append(cv2.warpAffine(c, shift, (c.shape[1], c.shape[0]), borderMode=cv2.BORDER_REPLICATE))
-    fused = (np.min if t.light else np.max)(np.stack(stack), axis=0)
-    l, tp, r, b = t.box
-    h, w = fused.shape
-    x0, y0 = (w - (r - l)) // 2, (h - (b - tp)) // 2
-    return fused, FoundLine((x0, y0, x0 + r - l, y0 + b - tp), t.light, 0)
+    """The track's crops aligned and fused (`fused_crops`): footage that moved behind the letters fades."""
+    return fused_crops(t.crops, t.box, t.light)
 
 
 def _vote(readings: list[tuple[str, float]]) -> tuple[str, float, int]:
-    """The reading most like the others, weighted by confidence: (text, conf, agreeing readings)."""
+    """The reading most like the others, weighted by confidence: (text, conf, agreeing readings). A
+    reading that holds the winner as a piece, about as confident, wins instead: the frames that read
+    less lost letters to the footage ("by" where a fused frame read "Directed by"). Pieces of the text
+    agree with it."""
     said = [(t, c) for t, c in readings if t]
     if not said:
         return "", 0.0, 0
     def support(t: str) -> float:
         return sum(c * SequenceMatcher(None, t.lower(), u.lower()).ratio() for u, c in said)
-    best = max(said, key=lambda tc: (support(tc[0]), len(tc[0])))[0]
-    agree = [c for t, c in said if SequenceMatcher(None, best.lower(), t.lower()).ratio() >= 0.8]
+    best, conf = max(said, key=lambda tc: (support(tc[0]), len(tc[0]), tc[1]))
+    letters = len(_key(best).replace(" ", ""))
+    whole = [(t, c) for t, c in said if c >= conf - 0.03 and is_piece(best, t)   # more letters, not spaces
+             and len(_key(t).replace(" ", "")) >= letters + 2]
+    best = max(whole, key=lambda tc: (tc[1], len(tc[0])))[0] if whole else best
+    agree = [c for t, c in said if SequenceMatcher(None, best.lower(), t.lower()).ratio() >= 0.8 or is_piece(t, best)]
     return best, round(float(np.mean(agree)), 3), len(agree)
 
 
 def _joins(upper: ScreenLine, lower: ScreenLine) -> bool:
-    """Whether two co-visible lines read as one: a role with its name below or to its right. A role
-    ends in "by", "of", "from" or ":", or is only role words ("Music"), or is a short label in
+    """Whether two lines on screen together read as one: a role with its name below or to its right. A
+    role ends in "by", "of", "from" or ":", or is only role words ("Music"), or is a short label in
     smaller type right above a short line (a credit's label over its name)."""
     words = upper.text.split()
     role = bool(_WAITS.search(upper.text.strip())) or all(w.lower().strip(":,.") in _ROLE_WORDS for w in words)
@@ -238,8 +234,8 @@ def _join_roles(lines: list[ScreenLine]) -> list[ScreenLine]:
             b = lines[j]
             used.add(j)
             box = (min(a.box[0], b.box[0]), min(a.box[1], b.box[1]), max(a.box[2], b.box[2]), max(a.box[3], b.box[3]))
-            a = ScreenLine(f"{a.text} {b.text}", min(a.conf, b.conf), box, max(a.first, b.first),
-                           min(a.last, b.last), min(a.votes, b.votes))
+            a = ScreenLine(f"{a.text} {b.text}", min(a.conf, b.conf), box, min(a.first, b.first),
+                           max(a.last, b.last), min(a.votes, b.votes))
         out.append(a)
     return out
 
@@ -252,37 +248,45 @@ def read_frames(frames: list[Image.Image | np.ndarray], config: ScreenTextConfig
     open_: list[_Track] = []
     done: list[_Track] = []
     pending: list[tuple[_Track, list[np.ndarray]]] = []   # strips cut now, read in one call at the end
-    found: list[FoundLine] = []
+    found: list[tuple[FoundLine, np.ndarray, bool]] = []  # lines found, the picture to read each from, hidden
+    changed: list[np.ndarray] = []                  # the last `config.fuse_frames` frames that changed
     sig: np.ndarray | None = None
     for fi, frame in enumerate(frames):
         g = grey(frame)
         last_sig, sig = sig, cv2.resize(g, (64, 36), interpolation=cv2.INTER_AREA)
-        if last_sig is None or _changed(sig, last_sig, config):
-            found = find_lines(g, config)   # an unchanged picture keeps the lines found in it
+        searched = last_sig is None or _changed(sig, last_sig, config)
+        if searched:  # an unchanged picture keeps the lines found in it
+            changed = (changed + [g])[-config.fuse_frames:] if config.fuse_frames > 1 else []
+            fused = lines_in_fused(changed, config) if len(changed) > 1 else []
+            found = with_fused(find_lines(g, config), g, fused)
         still: list[_Track] = []
-        seen: list[tuple[_Track, FoundLine]] = []
-        for f in found:
-            look = _look(g, f.box, f.light)
-            track = _follow(open_, [t for t, _ in seen], f, look)
-            seen.append((track or _Track(f.box, f.light, fi, fi, look), f))
+        seen: list[tuple[_Track, FoundLine, np.ndarray]] = []
+        for f, img, hidden in found:
+            look = _look(img, f.box, f.light)
+            track = _follow(open_, [t for t, _, _ in seen], f, look)
+            if track is not None and searched:
+                track.hidden = False  # found again by a search of a new picture: it stays, as text does
+            # A hidden line, once found again, is read once more than its fused crops are.
+            seen.append((track or _Track(f.box, f.light, fi, fi, look, cut=votes - 1 if hidden else 0,
+                                         hidden=hidden), f, img))
         # A line the search missed here (footage swallowed some letters) whose strokes are where it was,
         # or where its own motion brings it.
         for t in open_:
-            if any(t is u for u, _ in seen):
+            if any(t is u for u, _, _ in seen):
                 continue
             box = _ahead(t, fi, g.shape[0])
             box = _found_again(t, g, box) if box is not None else None
             if box is not None:
-                seen.append((t, FoundLine(box, t.light, 0)))
-        for track, f in seen:
+                seen.append((t, FoundLine(box, t.light, 0), g))
+        for track, f, img in seen:
             track.last = fi
             track.ink = _ink(g, f.box, track.light)
             track.path.append((fi, f.box))
             still.append(track)
-            if track.cut < votes:
+            if track.cut < votes and not track.hidden:  # a hidden line is read once found again
                 track.cut += 1
-                pending.append((track, strips(g, f, config)))
-            if len(track.crops) < fuse and (fi == track.first or _changed(sig, last_sig, config)):
+                pending.append((track, strips(img, f, config)))
+            if len(track.crops) < fuse and (fi == track.first or searched):
                 lh = track.box[3] - track.box[1]
                 size = (track.box[2] - track.box[0] + 2 * lh, 2 * lh)
                 track.crops.append(_crop(g, f.box, size))
@@ -291,7 +295,7 @@ def read_frames(frames: list[Image.Image | np.ndarray], config: ScreenTextConfig
         done += [t for t in open_ if t not in still and t not in waiting]
         open_ = still + waiting
     for t in done + open_:
-        fused = _fused(t)
+        fused = None if t.hidden else _fused(t)
         if fused is not None:
             pending.append((t, strips(fused[0], fused[1], config)))
     n = len(config.variants)
@@ -312,9 +316,9 @@ def read_frames(frames: list[Image.Image | np.ndarray], config: ScreenTextConfig
             out.append(line)
         elif is_piece(out[rival].text, text):  # a piece of the line, found on its own, gives way to it
             out[rival] = line
-    # A piece of a line read whole in this shot ("Editing" of a roll's "Editing Sam Okafor") is no role.
-    out = [s for s in out if not any(o is not s and o.first <= s.last + 1 and s.first <= o.last + 1
-                                     and is_piece(s.text, o.text) for o in out)]
+    # A piece of a line read whole in these frames of the shot ("Editing" of a roll's "Editing Sam Okafor",
+    # "Alder Fa" where footage swallowed the rest a moment later) adds no words: the whole line holds them.
+    out = [s for s in out if not any(o is not s and is_piece(s.text, o.text) for o in out)]
     return _join_roles(out)
 
 

@@ -1,0 +1,89 @@
+"""`python -m bench.ocr_devfilms [--json]`: the OCR stage on the development films (tests/fixtures/devset.py),
+line recall against their on-screen ground truth (`DevVideo.screen`), fragments, and the stage's speed.
+
+Each film is indexed end to end with the stages the OCR stage needs (probe, shots, keyframes, ocr), the same
+code path as indexing. A truth line counts as read as in `bench.ocr_recall.is_read` (similar text, or its
+words inside a longer stored line). A stored line that matches no truth line but reads as a piece of one
+(`is_piece`, or its words inside one) is a fragment; one that is neither is "other" (false or garbled text).
+The JSON goes to bench/results/ocr-devfilms.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.ocr_recall import _index, _models_dir, is_read, norm
+from memory.screen_text_shot import is_piece
+
+RESULTS = Path(__file__).parent / "results" / "ocr-devfilms.json"
+STAGES = ("probe", "shots", "keyframes", "ocr")
+
+
+def is_fragment(line: str, truth: list[str]) -> bool:
+    """Whether a stored line is a piece of a truth line but reads none of them whole."""
+    if is_read_any(line, truth):
+        return False
+    n = norm(line)
+    return bool(n) and any(is_piece(line, t) or f" {n} " in f" {norm(t)} " for t in truth)
+
+
+def is_read_any(line: str, truth: list[str]) -> bool:
+    """Whether a stored line reads some truth line (similar, or holding its words)."""
+    return any(is_read(t, [line]) for t in truth)
+
+
+def run_film(name: str, video: Path, truth: list[str], duration_s: float, reader: str = "lines") -> dict[str, Any]:
+    """One film indexed with the OCR stage's `reader`: recall, misses, fragments and seconds per video second."""
+    got = _index(video, reader, STAGES)
+    rows = got["rows"]
+    texts = [r["text"] for r in rows]
+    hits = [t for t in truth if is_read(t, texts)]
+    seconds = float(got["stages"]["ocr"]["seconds"])
+    return {"lines": len(truth), "read": len(hits), "recall": round(len(hits) / max(1, len(truth)), 3),
+            "missed": [t for t in truth if t not in hits],
+            "fragments": [t for t in texts if is_fragment(t, truth)],
+            "other": [t for t in texts if not is_read_any(t, truth) and not is_fragment(t, truth)],
+            "stored": [{"start_s": r["start_s"], "end_s": r["end_s"], "text": r["text"]} for r in rows],
+            "ocr_seconds": round(seconds, 2), "ocr_s_per_video_s": round(seconds / duration_s, 4)}
+
+
+def run(cache_dir: Path, names: tuple[str, ...] = (), reader: str = "lines") -> dict[str, Any]:
+    """Every development film (or those named): per film and in all."""
+    from tests.fixtures.devset import build_devset
+
+    films = build_devset(cache_dir, names)
+    out: dict[str, Any] = {"reader": reader, "films": {}}
+    for name, dev in films.items():
+        out["films"][name] = run_film(name, dev.path, [t.text for t in dev.screen], dev.duration_s, reader)
+    per = out["films"].values()
+    lines, read = sum(f["lines"] for f in per), sum(f["read"] for f in per)
+    video_s = sum(d.duration_s for d in films.values())
+    out["total"] = {"lines": lines, "read": read, "recall": round(read / max(1, lines), 3),
+                    "fragments": sum(len(f["fragments"]) for f in per), "other": sum(len(f["other"]) for f in per),
+                    "ocr_s_per_video_s": round(sum(f["ocr_seconds"] for f in per) / max(1e-9, video_s), 4),
+                    "cpu_count": os.cpu_count()}
+    return out
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.ocr_devfilms", description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true", help="print the full JSON (default: the totals)")
+    ap.add_argument("--films", nargs="*", default=[], help="only these development films")
+    ap.add_argument("--reader", default="lines", choices=("lines", "page"), help="the OCR stage's reader")
+    ap.add_argument("--cache", default="test-artifacts/devset", help="where the films are built and kept")
+    ap.add_argument("--out", default=str(RESULTS), help="where the JSON is written ('' for nowhere)")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("CITECLIP_MODELS", str(_models_dir()))
+    res = run(Path(args.cache), tuple(args.films), args.reader)
+    if args.out:
+        Path(args.out).write_text(json.dumps(res, indent=1) + "\n")
+    print(json.dumps(res if args.json else res["total"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
