@@ -12,6 +12,8 @@ VERBS = {
     "agent": "bench.agent",          # citation hit rate, answer accuracy, steps and seconds per question
     "retrieval": "bench.retrieval",  # recall@k per channel and fused, indexing cost per stage
     "ocr": "bench.ocr_recall",       # on-screen text recall (overlay fixture, cards) and OCR indexing speed
+    "ocr-films": "bench.ocr_devfilms",  # on-screen text line recall on the development films
+    "speech": "bench.speech_wer",    # speech WER and name recall, with and without the screen's names
 }
 
 
