@@ -89,7 +89,12 @@ _NUM_SPAN = re.compile(r"(?:\b(?:about|over|up to|more than|almost|nearly)\s+)?(
                        r"(?:[\s-]+(?:(?:of\s+)?" + _MONTH + r"|\d[\d,.]*|[a-z]+))?(?:,?\s+\d{4})?", re.IGNORECASE)
 _NOT_NAME_START = {"i", "i'm", "im", "hello", "hi", "good", "my", "we", "our", "and", "but", "so", "the", "a",
                    "this", "that", "it", "for", "from", "in", "on", "at", "with", "by", "mostly", "today",
-                   "tomorrow", "when", "if", "as", "since", "then", "there", "they", "he", "she", "you"}
+                   "tomorrow", "when", "if", "as", "since", "then", "there", "they", "he", "she", "you",
+                   # words that open a sentence, capitalised only for that: "Last month I ran ..." names nothing
+                   "last", "next", "first", "every", "each", "some", "most", "many", "after", "before", "during",
+                   "once", "now", "here", "yes", "no", "well", "oh", "also", "still", "just", "even", "only", "all",
+                   "both", "one", "two", "three", "what", "where", "why", "how", "who", "yesterday", "tonight",
+                   "finally", "later", "soon", "please", "thanks", "thank", "let's", "lets", "sometimes", "usually"}
 
 
 TITLE_S = 20.0  # a card shown in the video's first seconds is its title card

@@ -271,3 +271,11 @@ def test_a_count_of_something_the_video_never_mentions_is_not_an_answer(tmp_path
                           ScriptedPolicy([first_choice] * 12, narrow=True)))[-1]
     assert calories.status != "answered"
     assert breads.status == "answered" and "eight flatbreads" in breads.text
+
+
+def test_a_word_capitalised_because_it_opens_a_sentence_is_not_a_place() -> None:
+    from agent.answer_type import answer_type, short_span
+
+    question = "Where do the runners go once they've finished?"
+    assert short_span(question, answer_type(question), "Last month I finished my first race.") == ""
+    assert short_span(question, answer_type(question), "Afterwards we all go to the Drover Inn.") == "Drover Inn"
