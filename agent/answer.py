@@ -86,7 +86,7 @@ class Ranker:
         self.question, self.embed, self.config = question, embed, config
         self.kind = at.answer_type(question)
         self.title = at.asks_title(question)
-        self._title_start = -1.0  # when the first label of the opening is shown (rank sets it)
+        self._counted = at.counted(question)  # what a "how many" question counts
         self.terms = " ".join(textmatch.key_terms(question))
         # The question's words weighted by how rare they are in this video (`video_lines`: all its lines):
         # a word the whole video says ("clock" in a film about clocks) tells its lines apart least.
@@ -121,13 +121,13 @@ class Ranker:
         sims = dict(zip(lines, (self.embed([ln.text for ln in lines]) @ self._q).tolist()))
         found = [r for r in runs(lines, self.config.evidence) if len(r) == 1 or r[0].source == SCREEN]
         labels = [ln.start_s for ln in lines if ln.source == SCREEN and ln.start_s <= at.TITLE_S and at.label(ln.text)]
-        self._title_start = min(labels, default=-1.0)
+        title_start = min(labels, default=-1.0)  # when the opening's first label is shown
         said = [self._captioned(r, lines) for r in found]
         scores, run_sims = self.score_texts([quote(r) for r in found],
                                             [max(sims[ln] for ln in r + s) for r, s in zip(found, said)],
                                             [" ".join([quote(r)] + [ln.text for ln in s]) for r, s in zip(found, said)])
         scores = scores - self.config.run_penalty * np.asarray([len(r) - 1 for r in found])
-        scores = scores + np.asarray([self._channel(r) for r in found])
+        scores = scores + np.asarray([self._channel(r, title_start) for r in found])
         out = []
         for i in np.argsort(-scores, kind="stable"):
             run = self.extend(found[int(i)], lines)
@@ -135,13 +135,14 @@ class Ranker:
                                  at.has_answer(self.kind, quote(run), self.question)))
         return out
 
-    def _channel(self, run: tuple[Line, ...]) -> float:
+    def _channel(self, run: tuple[Line, ...], title_start: float) -> float:
         """A nudge by where the quote comes from: towards on-screen text when the question asks what is
         shown, towards speech when it asks what is said; away from a card that only labels ("Curator,
-        Ashby Clock Museum") when the question wants a fact or a number that a sentence states."""
+        Ashby Clock Museum") when the question wants a fact or a number that a sentence states. A title
+        question's answer is the opening's first label (shown at `title_start`), whatever its words."""
         c, screen = self.config, run[0].source == SCREEN
-        if self.title:  # "what is the show called": its title card, the first label it shows, whatever its words
-            return c.floor if screen and run[0].start_s == self._title_start and at.label(quote(run)) else 0.0
+        if self.title:
+            return c.floor if screen and run[0].start_s == title_start and at.label(quote(run)) else 0.0
         if textmatch.wants_screen(self.question):
             return c.channel_weight if screen else 0.0
         if textmatch.wants_speech(self.question):
@@ -159,13 +160,14 @@ class Ranker:
             return ()
         a, b = min(ln.start_s for ln in run), max(ln.end_s for ln in run)
         seq = [ln for ln in lines if ln.source == SPEECH]
-        out: list[Line] = []
-        for ln in seq:
-            if min(b, ln.end_s) - max(a, ln.start_s) > 0 if not out else \
-                    ln.start_s - out[-1].end_s <= self.config.evidence.speech_gap_s:
-                out.append(ln)
-            elif out:
+        first = next((i for i, ln in enumerate(seq) if min(b, ln.end_s) > max(a, ln.start_s)), None)
+        if first is None:
+            return ()
+        out = [seq[first]]  # the sentence said while the card is up, and those that follow without a pause
+        for ln in seq[first + 1:]:
+            if ln.start_s - out[-1].end_s > self.config.evidence.speech_gap_s:
                 break
+            out.append(ln)
         return tuple(out[: self.config.evidence.max_run])
 
     def answers(self, c: Candidate, score: float) -> bool:
@@ -176,9 +178,10 @@ class Ranker:
     def _uncounted(self, c: Candidate) -> bool:
         """A "how many X" question whose X this video never mentions, answered by a count of something else
         ("how many calories" by "makes 8 flatbreads"): the video does not say."""
-        things = [textmatch.stem(w) for w in at.counted(self.question)]
-        return bool(things) and self.weights is not None and all(self.weights.get(t, 0.0) >= 1.0 for t in things) \
-            and not any(textmatch.coverage(w, c.quote, fuzzy=True) for w in at.counted(self.question))
+        things = self._counted
+        return bool(things) and self.weights is not None \
+            and all(self.weights.get(textmatch.stem(w), 0.0) >= 1.0 for w in things) \
+            and not any(textmatch.coverage(w, c.quote, fuzzy=True) for w in things)
 
     def extend(self, run: tuple[Line, ...], lines: list[Line]) -> tuple[Line, ...]:
         """The run with the sentences it goes on from ("Finally ..." after the items before it), that continue

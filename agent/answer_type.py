@@ -53,6 +53,7 @@ _UNITS = ((re.compile(r"\bhow old\b|\bwhat age\b"), re.compile(r"\b(years?|month
           (re.compile(r"\b(what|which|on what|on which) day\b"), _DAY),
           (re.compile(r"\b(what|which|in what|in which) year\b"), _YEAR),
           (re.compile(r"\bwhen\b|\b(what|which) (date|month)\b"), _WHEN))
+_DATES = (_DAY, _YEAR, _WHEN)  # units a word alone can answer ("every Tuesday"), no number needed
 _TIME_UNITS = re.compile(r"^(seconds?|minutes?|hours?|days?|weeks?|months?|years?|ago|times?)$")
 # Jobs and credit roles: words of a name card that are not the name ("Director Ines Carvalho").
 _ROLES = frozenset("""writer cook chef curator restorer volunteer reporter presenter host director producer editor
@@ -153,11 +154,6 @@ def names(line: str) -> list[str]:
     return out
 
 
-def numbers(line: str) -> list[str]:
-    """Spans of the line that hold a number or a date, with the word that follows (its unit)."""
-    return [m.group(0).strip(" ,.") for m in _NUM_SPAN.finditer(line) if _NUMBER.search(m.group(0))]
-
-
 def people(line: str, terms: set[str] = frozenset()) -> list[str]:
     """Names of persons in the line: runs of two to four capitalised words, the question's own words at
     their start dropped ("Sound Design Kofi Mensah" -> "Kofi Mensah"), organisations left out."""
@@ -168,7 +164,8 @@ def people(line: str, terms: set[str] = frozenset()) -> list[str]:
         while words and (set(textmatch.content_tokens(words[0])) & terms or words[0].lower().strip(":,.") in _ROLES):
             words = words[1:]
         low = {w.lower().strip(",.'’") for w in words}
-        if 2 <= len(words) <= 4 and not low & _NOT_PERSON and "of" not in low and not set(textmatch.content_tokens(" ".join(words))) & terms:
+        if 2 <= len(words) <= 4 and not low & _NOT_PERSON and "of" not in low \
+                and not set(textmatch.content_tokens(" ".join(words))) & terms:
             out.append(" ".join(words))
     return out
 
@@ -208,13 +205,13 @@ def _quantity(question: str, text: str) -> bool:
     q = question.lower()
     units = [unit for asks, unit in _UNITS if asks.search(q)]  # "how old is it, when was it made": either
     if units:
-        return any(unit.search(text) and (unit in (_WHEN, _DAY) or _NUMBER.search(text)) for unit in units)
+        return any(unit.search(text) and (unit in _DATES or _NUMBER.search(text)) for unit in units)
     if "how many" in q:  # a count: a number followed by the things counted, not a time ("ten years ago")
         for m in re.finditer(r"(?:\d[\d,.]*|\b(?:" + "|".join(_WORD_NUM) + r"))[\s-]+(\w+)(?:\s+(\w+))?", text, re.I):
-            counted = [w.lower() for w in m.groups() if w]
-            if counted[0] in textmatch.STOP:  # "a minute and a half on each side" counts nothing
+            things = [w.lower() for w in m.groups() if w]
+            if things[0] in textmatch.STOP:  # "a minute and a half on each side" counts nothing
                 continue
-            if not any(_TIME_UNITS.match(w) for w in counted):
+            if not any(_TIME_UNITS.match(w) for w in things):
                 return True
         return False
     return bool(_NUMBER.search(text))
@@ -250,8 +247,8 @@ def short_span(question: str, kind: str, line: str) -> str:
         asked = set(textmatch.words(question))
         found = [n for n in _number_spans(question, line)
                  if not {w for w in textmatch.words(n) if _NUMBER.search(w)} <= asked]
-        when = next((m for asks, u in _UNITS[-3:] if asks.search(question.lower()) for m in [u.search(line)] if m),
-                    None)
+        when = next((m for asks, u in _UNITS if u in _DATES and asks.search(question.lower())
+                     for m in [u.search(line)] if m), None)
         return found[0] if found else when.group(0) if when else ""
     if kind == PERSON:
         found = people(line, terms)

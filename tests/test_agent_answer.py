@@ -3,6 +3,7 @@ with a narrow policy (first option every time) over a small memory written direc
 answer's text and status."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -36,8 +37,20 @@ def lib(tmp_path: Path):
     lib.close()
 
 
+def _events(lib, question: str) -> list:
+    """The whole loop with a narrow policy that takes the first option every time."""
+    return list(run(lib, lib.video_id, question, ScriptedPolicy([first_choice] * 12, narrow=True)))
+
+
+def _answer(tmp_path: Path, question: str, speech: Sequence[Row], screen: Sequence[Row] = (),
+            duration_s: float = 120.0):
+    """The final answer event for `question` over a small memory written directly."""
+    with fake_library(tmp_path, duration_s=duration_s, speech=speech, screen=screen) as lib:
+        return _events(lib, question)[-1]
+
+
 def ask(lib, question: str):
-    events = list(run(lib, lib.video_id, question, ScriptedPolicy([first_choice] * 12, narrow=True)))
+    events = _events(lib, question)
     final = events[-1]
     memory = [r.text for r in NARRATION + CREDITS]
     if final.status != "not_found":
@@ -75,10 +88,7 @@ def test_a_list_spoken_over_three_sentences_is_quoted_whole(tmp_path: Path) -> N
               Row(42, 45, "Beside the school, a row of red maples went in."),
               Row(46, 49, "And near the library, we put a dozen young oaks."),
               Row(60, 64, "Altogether, the project cost two million euros.")]
-    with fake_library(tmp_path, duration_s=90.0, speech=speech) as lib:
-        events = list(run(lib, lib.video_id, "Which trees went into the new avenue?",
-                          ScriptedPolicy([first_choice] * 12, narrow=True)))
-    final = events[-1]
+    final = _answer(tmp_path, "Which trees went into the new avenue?", speech, duration_s=90.0)
     assert final.status == "answered"
     assert all(item in final.text for item in ("silver birches", "red maples", "young oaks"))
     assert "eleven weeks" not in final.text and "euros" not in final.text
@@ -128,8 +138,7 @@ BUS_CARDS = [Row(29, 33, "Mark Bennett"), Row(29, 33, "Night Bus Driver, Route 7
 
 
 def _ask_bus(tmp_path: Path, question: str):
-    with fake_library(tmp_path, duration_s=120.0, speech=BUS, screen=BUS_CARDS) as lib:
-        return list(run(lib, lib.video_id, question, ScriptedPolicy([first_choice] * 12, narrow=True)))[-1]
+    return _answer(tmp_path, question, BUS, BUS_CARDS)
 
 
 def test_a_number_question_is_not_answered_by_a_number_of_another_kind(tmp_path: Path) -> None:
@@ -169,8 +178,7 @@ RIDER_CARDS = [Row(45, 51, "Sarah Collins"), Row(45, 51, "Nurse, St. Anne's Hosp
     ("Who narrated the film?", "Jonas Whitfield"),
 ])
 def test_a_lower_third_names_whoever_speaks_while_it_is_shown(tmp_path: Path, question: str, lead: str) -> None:
-    with fake_library(tmp_path, duration_s=120.0, speech=RIDERS, screen=RIDER_CARDS) as lib:
-        final = list(run(lib, lib.video_id, question, ScriptedPolicy([first_choice] * 12, narrow=True)))[-1]
+    final = _answer(tmp_path, question, RIDERS, RIDER_CARDS)
     others = {"Nurse, St. Anne's Hospital", "Sarah Collins", "Jonas Whitfield"} - {lead}
     assert final.status == "answered" and lead in final.text
     assert not any(final.text.startswith(o) for o in others)
@@ -190,9 +198,7 @@ def test_the_last_item_of_a_spoken_list_brings_the_items_before_it(tmp_path: Pat
               Row(24, 27, "Then stir in a spoon of baking powder and some yogurt."),
               Row(28, 31, "Finally pour in a splash of warm water until the dough comes together."),
               Row(50, 54, "Cook each one for a minute and a half on each side.")]
-    with fake_library(tmp_path, duration_s=90.0, speech=speech) as lib:
-        final = list(run(lib, lib.video_id, "What do I need to make the dough?",
-                         ScriptedPolicy([first_choice] * 12, narrow=True)))[-1]
+    final = _answer(tmp_path, "What do I need to make the dough?", speech, duration_s=90.0)
     assert final.status == "answered"
     assert all(item in final.text for item in ("flour", "baking powder", "warm water"))
     assert "frying pan" not in final.text
@@ -225,8 +231,7 @@ MUSEUM_CARDS = [Row(20, 34, "Curator, Ashby Clock Museum"), Row(25, 29, "Tip: Gr
     ("Why is there yogurt in the dough?", "keeps the bread soft", "Greek"),
 ])
 def test_a_fact_comes_from_the_channel_that_states_it(tmp_path: Path, question: str, want: str, avoid: str) -> None:
-    with fake_library(tmp_path, duration_s=60.0, speech=MUSEUM, screen=MUSEUM_CARDS) as lib:
-        final = list(run(lib, lib.video_id, question, ScriptedPolicy([first_choice] * 12, narrow=True)))[-1]
+    final = _answer(tmp_path, question, MUSEUM, MUSEUM_CARDS, duration_s=60.0)
     assert final.status == "answered" and want in final.text and avoid not in final.text
 
 
@@ -255,9 +260,7 @@ def test_what_the_show_is_called_is_its_opening_title_card(tmp_path: Path) -> No
               Row(40, 44, "Today we are making soft flatbreads in a frying pan.")]
     cards = [Row(2, 5, "Kitchen Table"), Row(7, 12, "Nadia Karim"), Row(7, 12, "Cook and Food Writer"),
              Row(40, 44, "Episode 12: Pan Flatbreads")]
-    with fake_library(tmp_path, duration_s=60.0, speech=speech, screen=cards) as lib:
-        final = list(run(lib, lib.video_id, "What is the cooking show called?",
-                         ScriptedPolicy([first_choice] * 12, narrow=True)))[-1]
+    final = _answer(tmp_path, "What is the cooking show called?", speech, cards, duration_s=60.0)
     assert final.status == "answered" and "Kitchen Table" in final.text and "Food Writer" not in final.text
 
 
@@ -265,10 +268,8 @@ def test_a_count_of_something_the_video_never_mentions_is_not_an_answer(tmp_path
     speech = [Row(10, 14, "This recipe makes eight flatbreads, ready in about thirty minutes."),
               Row(20, 24, "They keep for two days wrapped in a cloth.")]
     with fake_library(tmp_path, duration_s=40.0, speech=speech) as lib:
-        calories = list(run(lib, lib.video_id, "How many calories does one flatbread have?",
-                            ScriptedPolicy([first_choice] * 12, narrow=True)))[-1]
-        breads = list(run(lib, lib.video_id, "How many flatbreads does the recipe make?",
-                          ScriptedPolicy([first_choice] * 12, narrow=True)))[-1]
+        calories = _events(lib, "How many calories does one flatbread have?")[-1]
+        breads = _events(lib, "How many flatbreads does the recipe make?")[-1]
     assert calories.status != "answered"
     assert breads.status == "answered" and "eight flatbreads" in breads.text
 
