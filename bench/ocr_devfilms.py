@@ -1,11 +1,13 @@
-"""`python -m bench.ocr_devfilms [--json]`: the OCR stage on the development films (tests/fixtures/devset.py),
-line recall against their on-screen ground truth (`DevVideo.screen`), fragments, and the stage's speed.
+"""`python -m bench.ocr_devfilms [--json] [--set dev|blind]`: the OCR stage on the development films
+(tests/fixtures/devset.py) or the blind films (tests/fixtures/blind_scripts.py), line recall against their
+on-screen ground truth (`DevVideo.screen`), fragments, and the stage's speed.
 
 Each film is indexed end to end with the stages the OCR stage needs (probe, shots, keyframes, ocr), the same
 code path as indexing. A truth line counts as read as in `bench.ocr_recall.is_read` (similar text, or its
 words inside a longer stored line). A stored line that matches no truth line but reads as a piece of one
 (`is_piece`, or its words inside one) is a fragment; one that is neither is "other" (false or garbled text).
-The JSON goes to bench/results/ocr-devfilms.json.
+The JSON goes to bench/results/ocr-devfilms.json (blind films: ocr-blindfilms.json). The blind films are
+measured here for on-screen text only: their questions stay unseen (bench/blind.py).
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from typing import Any
 from bench.ocr_recall import _index, _models_dir, is_read, norm
 from memory.screen_text_shot import is_piece
 
-RESULTS = Path(__file__).parent / "results" / "ocr-devfilms.json"
+RESULTS = {"dev": Path(__file__).parent / "results" / "ocr-devfilms.json",
+           "blind": Path(__file__).parent / "results" / "ocr-blindfilms.json"}
 STAGES = ("probe", "shots", "keyframes", "ocr")
 
 
@@ -51,12 +54,14 @@ def run_film(name: str, video: Path, truth: list[str], duration_s: float, reader
             "ocr_seconds": round(seconds, 2), "ocr_s_per_video_s": round(seconds / duration_s, 4)}
 
 
-def run(cache_dir: Path, names: tuple[str, ...] = (), reader: str = "lines") -> dict[str, Any]:
-    """Every development film (or those named): per film and in all."""
+def run(cache_dir: Path, names: tuple[str, ...] = (), reader: str = "lines", film_set: str = "dev") -> dict[str, Any]:
+    """Every film of `film_set` ("dev" or "blind"; or those named): per film and in all."""
+    from tests.fixtures import blind_scripts, devset_scripts
     from tests.fixtures.devset import build_devset
 
-    films = build_devset(cache_dir, names)
-    out: dict[str, Any] = {"reader": reader, "films": {}}
+    scripts = {"dev": devset_scripts.SCRIPTS, "blind": blind_scripts.SCRIPTS}[film_set]
+    films = build_devset(cache_dir, names, scripts)
+    out: dict[str, Any] = {"reader": reader, "set": film_set, "films": {}}
     for name, dev in films.items():
         out["films"][name] = run_film(name, dev.path, [t.text for t in dev.screen], dev.duration_s, reader)
     per = out["films"].values()
@@ -72,15 +77,17 @@ def run(cache_dir: Path, names: tuple[str, ...] = (), reader: str = "lines") -> 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.ocr_devfilms", description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print the full JSON (default: the totals)")
-    ap.add_argument("--films", nargs="*", default=[], help="only these development films")
+    ap.add_argument("--set", default="dev", choices=("dev", "blind"), help="the development or the blind films")
+    ap.add_argument("--films", nargs="*", default=[], help="only these films of the set")
     ap.add_argument("--reader", default="lines", choices=("lines", "page"), help="the OCR stage's reader")
     ap.add_argument("--cache", default="test-artifacts/devset", help="where the films are built and kept")
-    ap.add_argument("--out", default=str(RESULTS), help="where the JSON is written ('' for nowhere)")
+    ap.add_argument("--out", default=None, help="where the JSON is written ('' for nowhere; default by --set)")
     args = ap.parse_args(argv)
     os.environ.setdefault("CITECLIP_MODELS", str(_models_dir()))
-    res = run(Path(args.cache), tuple(args.films), args.reader)
-    if args.out:
-        Path(args.out).write_text(json.dumps(res, indent=1) + "\n")
+    res = run(Path(args.cache), tuple(args.films), args.reader, args.set)
+    out = RESULTS[args.set] if args.out is None else args.out
+    if out:
+        Path(out).write_text(json.dumps(res, indent=1) + "\n")
     print(json.dumps(res if args.json else res["total"], indent=1))
     return 0
 

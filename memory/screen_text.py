@@ -57,6 +57,9 @@ class ScreenTextConfig:
     still_level: int = 24           # a frame is unchanged since the last when under `still_share` of its
     still_share: float = 0.004      # 64x36 signature's pixels moved by more than `still_level` grey levels
     single_read_conf: float = 0.85  # a line read in only one frame of a shot must be at least this confident
+    short_letters: int = 5          # a line of at most this many letters and digits ("ate.", "Sow") is footage
+    short_votes: int = 3            # read as letters unless this many readings agree on it and their mean
+    short_conf: float = 0.9         # confidence is at least this (a logo, a sign, a score stays and reads so)
     fuse_frames: int = 3            # lines are also searched in the fusion of a shot's last this many changed
                                     # frames (`memory.screen_text_fuse`): still text over moving footage; 0: off
     lang: str = "eng"               # tesseract language pack

@@ -18,6 +18,10 @@ the reading most like the others, weighted by confidence: one frame's "Jane" los
 frames is kept only when two readings agree. Tracks on screen together then join when a person would
 read them as one line, with the span of both: a role above its name ("Narrated by" / "Jane Doe") or a
 role beside it ("Music   Tom Reyes"). A piece of a line read whole in the shot is dropped.
+
+A credit roll (`memory.screen_text_roll`: lines found moving together at one speed) is read as a roll:
+each of its lines is one track whose path is its motion, read from the roll's fused canvas and from runs
+of its frames fused, and voted like any track; the tracks that followed pieces of its lines give way.
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from PIL import Image
 from memory import screen_text
 from memory.screen_text import Box, FoundLine, ScreenTextConfig, best_reading, find_lines, grey, overlap, strips
 from memory.screen_text_fuse import fused_crops, lines_in_fused, with_fused
+from memory.screen_text_roll import Roll, RollConfig, find_roll, ink, moved_to, roll_lines, same_size
 
 _WORDY = re.compile(r"[^\W_]{3,}")  # a line holds a word of three letters or digits at least
 
@@ -68,7 +73,7 @@ class _Track:
     readings: list[tuple[str, float]] = field(default_factory=list)
     path: list[tuple[int, Box]] = field(default_factory=list)   # where it was seen, frame by frame
     crops: list[np.ndarray] = field(default_factory=list)       # padded grey crops to fuse (`_fused`)
-    ink: np.ndarray | None = None   # the line's strokes where it was last seen (`_ink`), to find it again
+    ink: np.ndarray | None = None   # the line's strokes where it was last seen (`ink`), to find it again
     hidden: bool = False  # found only in fused frames and not found again yet: footage, until it stays
 
 
@@ -76,6 +81,14 @@ def _changed(a: np.ndarray, b: np.ndarray, config: ScreenTextConfig) -> bool:
     """Whether two small grey signatures of frames differ (a still picture need not be searched again)."""
     diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
     return float((diff > config.still_level).mean()) > config.still_share
+
+
+def _text_moved(found: list[tuple[FoundLine, np.ndarray, bool]], before: np.ndarray, g: np.ndarray) -> bool:
+    """Whether a line found in the frame before is not where it was (a credit roll over still footage, too
+    small a change for the frames' signatures). Only text-like lines are asked: a piece of footage's look
+    changes with the footage."""
+    return any(not _same_look(_look(before, f.box, f.light), _look(g, f.box, f.light))
+               for f, _, _ in found if f.chars >= RollConfig.min_chars)
 
 
 def _look(g: np.ndarray, box: Box, light: bool) -> np.ndarray:
@@ -96,19 +109,8 @@ def _look_gap(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).mean())
 
 
-def _same_size(a: Box, b: Box) -> bool:
-    ha, hb = a[3] - a[1], b[3] - b[1]
-    return 0.75 < ha / max(1, hb) < 1.33 and abs((a[2] - a[0]) - (b[2] - b[0])) < 0.25 * max(a[2] - a[0], b[2] - b[0])
-
-
 def _same_place(a: Box, b: Box) -> bool:
-    return overlap(a, b) > 0.6 and _same_size(a, b)
-
-
-def _moved_to(a: Box, b: Box) -> bool:
-    """Whether `b` may be line `a` moved up or down (a credit roll): same columns, same size."""
-    w = max(a[2] - a[0], b[2] - b[0])
-    return abs(a[0] - b[0]) < 0.08 * w and abs(a[2] - b[2]) < 0.08 * w and _same_size(a, b)
+    return overlap(a, b) > 0.6 and same_size(a, b)
 
 
 def _follow(open_: list[_Track], taken: list[_Track], f: FoundLine, look: np.ndarray) -> _Track | None:
@@ -118,31 +120,19 @@ def _follow(open_: list[_Track], taken: list[_Track], f: FoundLine, look: np.nda
     here = [t for t in free if _same_place(t.path[-1][1], f.box) and _same_look(t.look, look)]
     if here:
         return here[0]
-    moved = [t for t in free if _moved_to(t.path[-1][1], f.box) and _same_look(t.look, look)]
+    moved = [t for t in free if moved_to(t.path[-1][1], f.box) and _same_look(t.look, look)]
     return min(moved, key=lambda t: _look_gap(t.look, look), default=None)
-
-
-def _ink(g: np.ndarray, box: Box, light: bool) -> np.ndarray:
-    """The strokes (top-hat, kernel a line height wide) of a picture inside `box` (clipped to the
-    picture): letters stay, the footage's broad shapes go."""
-    h = max(3, box[3] - box[1])
-    m = h // 2
-    top, left = max(0, box[1] - m), max(0, box[0] - m)
-    region = g[top:box[3] + m, left:box[2] + m]
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, ((h | 1), (h | 1)))
-    s = cv2.morphologyEx(region, cv2.MORPH_TOPHAT if light else cv2.MORPH_BLACKHAT, kernel)
-    return s[max(0, box[1]) - top:box[3] - top, max(0, box[0]) - left:box[2] - left].astype(np.float32)
 
 
 def _found_again(t: _Track, g: np.ndarray, box: Box, min_score: float = 0.5) -> Box | None:
     """Where, within a third of a line height of `box`, the track's strokes are again (normalised
-    correlation of `_ink`s over at least `min_score`); None when they are not there."""
+    correlation of `ink`s over at least `min_score`); None when they are not there."""
     tmpl = t.ink
     if tmpl is None or tmpl.size == 0 or float(tmpl.std()) < 1.0:
         return None
     m = max(4, (box[3] - box[1]) // 3)
     left, top = max(0, box[0] - m), max(0, box[1] - m)
-    here = _ink(g, (left, top, box[2] + m, box[3] + m), t.light)
+    here = ink(g, (left, top, box[2] + m, box[3] + m), t.light)
     if here.shape[0] < tmpl.shape[0] or here.shape[1] < tmpl.shape[1]:
         return None
     res = cv2.matchTemplate(here, tmpl, cv2.TM_CCOEFF_NORMED)
@@ -197,6 +187,16 @@ def _vote(readings: list[tuple[str, float]]) -> tuple[str, float, int]:
     return best, round(float(np.mean(agree)), 3), len(agree)
 
 
+def _clash(a: ScreenLine, b: ScreenLine) -> bool:
+    """Whether two lines were at one place at one time: in a frame both were seen in (a roll moves its
+    lines), else where each was first seen, while both were on screen."""
+    pb = dict(b.path)
+    common = [(box, pb[i]) for i, box in a.path if i in pb]
+    if common:
+        return any(overlap(x, y) > 0.5 for x, y in common)
+    return overlap(a.box, b.box) > 0.5 and b.first <= a.last and a.first <= b.last
+
+
 def _joins(upper: ScreenLine, lower: ScreenLine) -> bool:
     """Whether two lines on screen together read as one: a role with its name below or to its right. A
     role ends in "by", "of", "from" or ":", or is only role words ("Music"), or is a short label in
@@ -244,21 +244,29 @@ def read_frames(frames: list[Image.Image | np.ndarray], config: ScreenTextConfig
                 votes: int = 3, fuse: int = 5, gap: int = 1) -> list[ScreenLine]:
     """The text lines on screen in a shot's frames (in order), each read up to `votes` times, plus once
     from up to `fuse` of its frames fused (`_fused`), and voted; a track survives `gap` frames in which
-    it was not found. A role and its name joined into one line. Frames indices in the result index `frames`."""
+    it was not found. A credit roll among the frames (`find_roll`) is read as one: a track per line of it,
+    following the roll's motion. A role and its name joined into one line. Frames indices in the result
+    index `frames`."""
     open_: list[_Track] = []
     done: list[_Track] = []
     pending: list[tuple[_Track, list[np.ndarray]]] = []   # strips cut now, read in one call at the end
     found: list[tuple[FoundLine, np.ndarray, bool]] = []  # lines found, the picture to read each from, hidden
     changed: list[np.ndarray] = []                  # the last `config.fuse_frames` frames that changed
+    greys: list[np.ndarray] = []                    # every frame, grey (a roll's canvas is made of them)
+    in_frame: list[list[FoundLine]] = []            # the lines a search found in each frame itself
     sig: np.ndarray | None = None
     for fi, frame in enumerate(frames):
         g = grey(frame)
+        greys.append(g)
         last_sig, sig = sig, cv2.resize(g, (64, 36), interpolation=cv2.INTER_AREA)
-        searched = last_sig is None or _changed(sig, last_sig, config)
+        searched = last_sig is None or _changed(sig, last_sig, config) or _text_moved(found, greys[-2], g)
         if searched:  # an unchanged picture keeps the lines found in it
             changed = (changed + [g])[-config.fuse_frames:] if config.fuse_frames > 1 else []
             fused = lines_in_fused(changed, config) if len(changed) > 1 else []
-            found = with_fused(find_lines(g, config), g, fused)
+            in_frame.append(find_lines(g, config))
+            found = with_fused(in_frame[-1], g, fused)
+        else:
+            in_frame.append([])
         still: list[_Track] = []
         seen: list[tuple[_Track, FoundLine, np.ndarray]] = []
         for f, img, hidden in found:
@@ -280,7 +288,7 @@ def read_frames(frames: list[Image.Image | np.ndarray], config: ScreenTextConfig
                 seen.append((t, FoundLine(box, t.light, 0), g))
         for track, f, img in seen:
             track.last = fi
-            track.ink = _ink(g, f.box, track.light)
+            track.ink = ink(g, f.box, track.light)
             track.path.append((fi, f.box))
             still.append(track)
             if track.cut < votes and not track.hidden:  # a hidden line is read once found again
@@ -294,6 +302,12 @@ def read_frames(frames: list[Image.Image | np.ndarray], config: ScreenTextConfig
         waiting = [t for t in open_ if t not in still and fi - t.last <= gap]
         done += [t for t in open_ if t not in still and t not in waiting]
         open_ = still + waiting
+    roll = find_roll(in_frame)
+    if roll is not None:  # the roll's lines, followed by its motion, stand for the tracks that followed pieces
+        rolled = _roll_tracks(greys, roll, votes, config, pending)
+        done = rolled + [t for t in done + open_ if not _on_roll(t, rolled)]
+        open_ = []
+        pending = [(t, ss) for t, ss in pending if any(t is u for u in done)]
     for t in done + open_:
         fused = None if t.hidden else _fused(t)
         if fused is not None:
@@ -310,8 +324,7 @@ def read_frames(frames: list[Image.Image | np.ndarray], config: ScreenTextConfig
         if not _WORDY.search(text) or (n < 2 and (conf < config.single_read_conf or t.last > t.first)):
             continue  # footage read as letters once, or a line whose readings never agree
         line = ScreenLine(text, conf, t.box, t.first, t.last, n, tuple(t.path))
-        rival = next((i for i, o in enumerate(out)
-                      if overlap(t.box, o.box) > 0.5 and o.first <= t.last and t.first <= o.last), None)
+        rival = next((i for i, o in enumerate(out) if _clash(line, o)), None)
         if rival is None:
             out.append(line)
         elif is_piece(out[rival].text, text):  # a piece of the line, found on its own, gives way to it
@@ -319,7 +332,39 @@ def read_frames(frames: list[Image.Image | np.ndarray], config: ScreenTextConfig
     # A piece of a line read whole in these frames of the shot ("Editing" of a roll's "Editing Sam Okafor",
     # "Alder Fa" where footage swallowed the rest a moment later) adds no words: the whole line holds them.
     out = [s for s in out if not any(o is not s and is_piece(s.text, o.text) for o in out)]
-    return _join_roles(out)
+    # A few letters over busy footage ("ate.") are a piece of it read as a word, unless they stay and read
+    # alike and surely (a sign, a logo, a score); a role word ("Music") that joined its name is not short.
+    return [s for s in _join_roles(out) if len(_key(s.text).replace(" ", "")) > config.short_letters
+            or (s.votes >= config.short_votes and s.conf >= config.short_conf)]
+
+
+def _roll_tracks(greys: list[np.ndarray], roll: Roll, votes: int, config: ScreenTextConfig,
+                 pending: list[tuple[_Track, list[np.ndarray]]]) -> list[_Track]:
+    """A track per line of a credit roll, its path the line's places by the roll's motion; its strips go to
+    `pending`: one from the roll's fused canvas, and one from each of `votes` runs of its frames, fused
+    (each run's footage fades a little, and differently: readings that err apart)."""
+    fused, lines = roll_lines(greys, roll, config)
+    out = []
+    for f, path in lines:
+        t = _Track(path[0][1], f.light, path[0][0], path[-1][0], np.zeros((6, 48), np.float32), cut=votes,
+                   path=list(path))
+        lh = f.box[3] - f.box[1]
+        size = (f.box[2] - f.box[0] + 2 * lh, 2 * lh)
+        for run in np.array_split(np.arange(len(path)), min(votes, len(path))):
+            crops = [_crop(greys[path[k][0]], path[k][1], size) for k in run]
+            one = fused_crops(crops, f.box, f.light) if len(crops) > 1 else None
+            img, line = one if one is not None else (greys[path[run[0]][0]], FoundLine(path[run[0]][1], f.light, 0))
+            pending.append((t, strips(img, line, config)))
+        pending.append((t, strips(fused, f, config)))
+        out.append(t)
+    return out
+
+
+def _on_roll(t: _Track, rolled: list[_Track]) -> bool:
+    """Whether a track followed (a piece of) a roll's line: in most frames it was seen in, it lay on one."""
+    places = {fi: [box for r in rolled for i, box in r.path if i == fi] for fi, _ in t.path}
+    on = sum(any(overlap(box, r) > 0.5 for r in places[fi]) for fi, box in t.path)
+    return on * 2 > len(t.path)
 
 
 def _key(text: str) -> str:

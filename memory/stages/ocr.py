@@ -5,7 +5,8 @@ reader (the default) every sample is searched for lines of text (`memory.screen_
 samples of a shot, in runs of at most `chunk` samples, go to a worker that follows each line from
 sample to sample, reads it in its first `votes` samples and votes (`memory.screen_text_shot`): a
 line's span runs from the first to the last sample it was seen in, and the same line in
-neighbouring runs or shots becomes one span.
+neighbouring runs or shots becomes one span. A run of a short shot goes on past the cut (a credit roll
+over quick cuts is read as one roll, `memory.screen_text_roll`).
 
 The "page" reader (`memory.screen_text_page`, the stage's reader before) keeps a tiny grey
 signature of each sample and reads a whole frame when it is the first of a shot, a shot's keyframe
@@ -51,6 +52,8 @@ class OcrConfig(PageConfig):
                                      # "page": whole changed frames read by tesseract's page layout
     votes: int = 3                   # "lines": a line is read in this many samples while it stays on screen
     chunk: int = 30                  # "lines": at most this many samples of a shot go to one worker
+    min_chunk: int = 12              # "lines": a run shorter than this goes on past a cut (a credit roll over
+                                     # quick cuts is read from all its samples; a card over a cut is one line)
     sample_s: float = 1.0            # seconds between sampled frames while scanning for changes
     change: float = 0.004            # a sample is "changed" when this fraction of signature pixels moved ...
     change_level: int = 24           # ... by more than this many grey levels (0-255): ignores noise and fades
@@ -145,7 +148,7 @@ def scan_lines(path: str, shots: list[_Shot], config: OcrConfig = OcrConfig(), p
         frames: list[np.ndarray] = []
         shot = -1
         for t, si, frame in _samples(container, path, shots, config):
-            if frames and (si != shot or len(frames) >= config.chunk):
+            if frames and ((si != shot and len(frames) >= config.min_chunk) or len(frames) >= config.chunk):
                 futures.append(pool.submit(_read_shot, times, frames, config.votes))
                 times, frames = [], []
             shot = si
