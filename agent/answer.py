@@ -23,7 +23,9 @@ from agent.evidence import SCREEN, SPEECH, EvidenceConfig, Line, quote, runs
 
 Embed = Callable[[list[str]], np.ndarray]   # texts -> L2-normalised vectors [n, d]
 
-_CONTINUES = re.compile(r"^(and|also|plus|then|but also|as well)\b|^\w+(\s+\w+)?\s+also\b", re.IGNORECASE)
+_CONTINUES = re.compile(r"^(and|also|plus|then|but also|as well)\b|^\w+(\s+\w+)?\s+also\b"
+                        r"|^(the\s+)?(first|second|third|fourth|fifth|last|final|other|another)\s+(one|is|was|are|"
+                        r"were|of)\b", re.IGNORECASE)  # "The first one is for ...", "The second is ..."
 # A sentence that goes on from the one before: the last or a later item of a list spoken over several.
 _GOES_ON = re.compile(r"^(and|also|plus|then|next|finally|lastly|after that|last of all)\b|^\w+(\s+\w+)?\s+also\b",
                       re.IGNORECASE)
@@ -40,11 +42,17 @@ class AnswerConfig:
     term_weight: float = 0.25    # added per share of the question's key terms the run holds
     cue_weight: float = 0.15     # added when the run holds the kind of answer asked for
     cue_missing: float = 0.15    # taken when it does not (a "who" question quoted without a name)
+    rare_weight: float = 0.5     # the cue grows by this share of itself when no other line holds its kind
     run_penalty: float = 0.03    # taken per line beyond the first
     channel_weight: float = 0.1  # added to a quote from the channel the question names ("on screen", "say")
     label_penalty: float = 0.15  # taken from a card that only labels (a name, a title) when a fact is asked
     floor: float = 0.55          # an answer scoring below this does not answer the question
-    max_chars: int = 320         # the longest answer text (lead, span and quote)
+    title_weight: float = 1.0    # added to the opening title card when the question asks what the video is
+                                 # called, and to a licence notice when it asks how the video may be used
+    max_chars: int = 380         # the longest answer text: a lead and a span before the longest quote
+    max_leads: int = 2           # lines of the kind asked ("every month", a licence) searched at first
+    lead_margin: float = 0.15    # ... when they score at least the floor less this (a lead is a place to look)
+    max_scan: int = 300          # lines of that kind scored at most (a long video's numbers)
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,7 @@ class Candidate:
     def quote(self) -> str:
         return quote(self.lines)
 
-    def text(self, max_chars: int = 320) -> str:
+    def text(self, max_chars: int = 380) -> str:
         """The answer's words: the lead span (when it is not the whole quote), the span, the quote."""
         q = self.quote
         lead = self.lead if self.lead and self.lead.strip(" .").lower() != q.strip(" .").lower() else ""
@@ -87,10 +95,16 @@ class Ranker:
         self.kind = at.answer_type(question)
         self.title = at.asks_title(question)
         self._counted = at.counted(question)  # what a "how many" question counts
-        self.terms = " ".join(textmatch.key_terms(question))
+        cue = at.cue_words(question) if self.kind == at.NUMBER else set()
+        self.terms = " ".join(t for t in textmatch.key_terms(question) if t not in cue)
         # The question's words weighted by how rare they are in this video (`video_lines`: all its lines):
         # a word the whole video says ("clock" in a film about clocks) tells its lines apart least.
         self.weights = textmatch.rarity(self.terms, video_lines) if video_lines else None
+        # A kind of answer few lines of this video hold (a frequency, a licence) tells its lines apart: its
+        # cue counts more by the share of lines without it (`rare_weight`), as a rare key term counts more.
+        self.rare = 0.0
+        if video_lines and at.scans(question):
+            self.rare = 1.0 - sum(at.has_answer(self.kind, t, question) for t in video_lines) / len(video_lines)
         self._q = embed([question])[0]
 
     def score_texts(self, texts: Sequence[str], sims: Sequence[float] | None = None,
@@ -104,7 +118,7 @@ class Ranker:
         scores = []
         for t, s, topic in zip(texts, sim, about or texts):
             cov = textmatch.coverage(self.terms, topic, fuzzy=True, weights=self.weights) if self.terms else 0.0
-            cue = c.cue_weight if at.has_answer(self.kind, t, self.question) else (
+            cue = c.cue_weight * (1.0 + c.rare_weight * self.rare) if at.has_answer(self.kind, t, self.question) else (
                 0.0 if self.kind in at.BONUS_ONLY else -c.cue_missing)
             if self.kind == at.PERSON and self.terms:
                 # a name counts as much as the line is about what the person did ("directed by")
@@ -120,14 +134,14 @@ class Ranker:
             return []
         sims = dict(zip(lines, (self.embed([ln.text for ln in lines]) @ self._q).tolist()))
         found = [r for r in runs(lines, self.config.evidence) if len(r) == 1 or r[0].source == SCREEN]
-        labels = [ln.start_s for ln in lines if ln.source == SCREEN and ln.start_s <= at.TITLE_S and at.label(ln.text)]
-        title_start = min(labels, default=-1.0)  # when the opening's first label is shown
+        labels = [ln for ln in lines if ln.source == SCREEN and ln.start_s <= at.TITLE_S and at.label(ln.text)]
+        title = min(labels, key=lambda ln: ln.start_s, default=None)  # the opening's first label
         said = [self._captioned(r, lines) for r in found]
         scores, run_sims = self.score_texts([quote(r) for r in found],
                                             [max(sims[ln] for ln in r + s) for r, s in zip(found, said)],
                                             [" ".join([quote(r)] + [ln.text for ln in s]) for r, s in zip(found, said)])
         scores = scores - self.config.run_penalty * np.asarray([len(r) - 1 for r in found])
-        scores = scores + np.asarray([self._channel(r, title_start) for r in found])
+        scores = scores + np.asarray([self._channel(r, title) for r in found])
         out = []
         for i in np.argsort(-scores, kind="stable"):
             run = self.extend(found[int(i)], lines)
@@ -135,14 +149,17 @@ class Ranker:
                                  at.has_answer(self.kind, quote(run), self.question)))
         return out
 
-    def _channel(self, run: tuple[Line, ...], title_start: float) -> float:
+    def _channel(self, run: tuple[Line, ...], title: Line | None) -> float:
         """A nudge by where the quote comes from: towards on-screen text when the question asks what is
         shown, towards speech when it asks what is said; away from a card that only labels ("Curator,
         Ashby Clock Museum") when the question wants a fact or a number that a sentence states. A title
-        question's answer is the opening's first label (shown at `title_start`), whatever its words."""
+        question's answer is the opening's first label (`title`), whatever its words: it outranks any line
+        that only shares the question's words ("Reported by ..." for "what is this report called")."""
         c, screen = self.config, run[0].source == SCREEN
         if self.title:
-            return c.floor if screen and run[0].start_s == title_start and at.label(quote(run)) else 0.0
+            return c.title_weight if screen and title in run and at.label(quote(run)) else 0.0
+        if self.kind == at.RIGHTS:  # "can I reuse it?": a licence notice answers, whatever its words
+            return c.title_weight if at.has_answer(at.RIGHTS, quote(run)) else 0.0
         if textmatch.wants_screen(self.question):
             return c.channel_weight if screen else 0.0
         if textmatch.wants_speech(self.question):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agent import answer_type
+from agent import answer_type, textmatch
 from agent.answer import AnswerConfig, Candidate, Embed, Ranker
 from agent.evidence import Line, in_memory, lines_near, screen_lines, speech_lines
 
@@ -66,6 +66,7 @@ class Reader:
         self._embed = embed
         self._ranker: Ranker | None = None
         self._cache: dict[tuple[str, ...], list[Proposal]] = {}
+        self._leads: list[Span] | None = None
         self.rejected: set[tuple[Span, ...]] = set()   # spans of lines of answers the check refused
 
     @property
@@ -75,6 +76,25 @@ class Reader:
             shown = [str(r["text"]) for r in self.library.screen_text(self.video_id)]
             self._ranker = Ranker(self.question, self._embed or minilm(self.library), self.config, said + shown)
         return self._ranker
+
+    def leads(self) -> list[Span]:
+        """Where in the whole video the lines holding this question's kind of answer score best (a licence
+        notice, a frequency, an age), for a search there: spans of up to `max_leads` lines scoring within
+        `lead_margin` of the floor; none for questions whose kind is not rare enough to scan for."""
+        if self._leads is None:
+            self._leads = []
+            if answer_type.scans(self.question):
+                whole = speech_lines(self.library.transcript(self.video_id)) + \
+                    screen_lines(self.library.screen_text(self.video_id))
+                typed = [ln for ln in whole if answer_type.has_answer(self.ranker.kind, ln.text, self.question)]
+                if len(typed) > self.config.max_scan:  # a long video: those sharing most of the question's words
+                    typed.sort(key=lambda ln: -textmatch.coverage(self.ranker.terms, ln.text, fuzzy=True))
+                scores, _ = self.ranker.score_texts([ln.text for ln in typed[: self.config.max_scan]])
+                best = sorted(zip(scores.tolist(), typed), key=lambda x: -x[0])[: self.config.max_leads]
+                notice = self.ranker.kind == answer_type.RIGHTS  # a licence line is the answer, however worded
+                self._leads = [(ln.start_s, ln.end_s) for score, ln in best
+                               if notice or score >= self.config.floor - self.config.lead_margin]
+        return self._leads
 
     def read(self, hs: Sequence[Hypothesis]) -> list[Proposal]:
         """The candidate answers around these moments, best first, one per run of lines."""

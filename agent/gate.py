@@ -16,7 +16,7 @@ from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from agent import prompts, textmatch
+from agent import answer_type, prompts, textmatch
 from agent.answer import AnswerConfig, Candidate
 from agent.answer_reader import Proposal, Reader
 from agent.beliefs import Beliefs, Hypothesis
@@ -37,7 +37,7 @@ TIME_REMOVED = "[time removed]"
 
 @dataclass(frozen=True)
 class GateConfig:
-    max_citations: int = 3             # citations kept per answer
+    max_citations: int = 4             # citations kept per answer (a quote of max_run lines is cited whole)
     time_tolerance_s: float = 1.0      # a time written in an answer within this of a returned clip is backed
     read_top: int = 5                  # moments (best hypotheses) whose neighbourhoods are read for answers
     not_found_margin: float = 0.12     # below floor minus this, the best quote is no answer at all: not_found
@@ -281,15 +281,17 @@ class Gate:
         supported = self.beliefs.supported()
         open_ = [h for h in self.beliefs.ranked() if not h.refuting]
         found = self.proposals() if self.quotes_clips else []
+        near = [p for p in found if p.candidate.score >= self.reader.config.floor - self.config.not_found_margin]
+        if self.reader.ranker.kind in answer_type.REQUIRED:  # a number for "how often", else the closest line
+            near.sort(key=lambda p: not p.candidate.typed)
         best: list[Hypothesis] = []
         why = ""
         if supported and not self.quotes_clips:
             best = supported[:1]
             a = AnswerEvent(text=self.compose(best), status="answered", citations=[citation(h) for h in best])
-        elif self.quotes_clips and found and found[0].candidate.score >= \
-                self.reader.config.floor - self.config.not_found_margin:
-            c = found[0].candidate
-            best = self._covering(c) or [h for h in open_ if h.ref == found[0].ref]
+        elif self.quotes_clips and near:
+            c = near[0].candidate
+            best = self._covering(c) or [h for h in open_ if h.ref == near[0].ref]
             why = (f"{reason} before its answer was verified" if self.reader.ranker.answers(c, c.score)
                    else "nothing supported it: the closest evidence found does not answer the question")
             a = AnswerEvent(text=f"{prompts.UNVERIFIED_PREFIX} {c.text(self.reader.config.max_chars)}",

@@ -134,7 +134,8 @@ class _Run:
     def situation(self) -> Situation:
         proposals = self.gate.proposals() if self.planner.quotes_clips else []
         return Situation(n=len(self.ctx.events), beliefs=self.beliefs, tools_left=self.tools_left(), calls=self.calls,
-                         answers=self.gate.reader.answers(proposals))
+                         answers=self.gate.reader.answers(proposals),
+                         leads=self.gate.reader.leads() if self.planner.quotes_clips else ())
 
     def decide(self, step: Step) -> Generator[Event, None, bool]:
         """One decision of the policy and what it leads to; True when the session has its answer."""

@@ -64,6 +64,7 @@ class Situation:
     tools_left: bool                   # the tool-call budget is not spent
     calls: Mapping[str, int] = field(default_factory=dict)  # canonical key of each executed call -> its step
     answers: Sequence[Proposal] = ()   # candidate answers at or above the floor, best first (narrow planner)
+    leads: Sequence[tuple[float, float]] = ()  # spans holding the kind of answer asked, to search first (narrow)
 
 
 class Planner(Protocol):
@@ -150,7 +151,19 @@ class NarrowPlanner:
         return Step(choice_schema(action, choices), footer + "\n" + options, self.config.max_new_tokens_narrow,
                     forced, history=False)
 
+    def _leads(self, now: Situation) -> list[dict[str, Any]]:
+        """Searches around the lines holding the kind of answer asked ("every month" for "how often") not yet run."""
+        around = [{"query": self.question, "start_s": max(0.0, a - 1.0), "end_s": b + 1.0, "k": self.default_k}
+                  for a, b in now.leads]
+        if not now.tools_left:
+            return []
+        return [args for args in around if canonical(RetrieveClip.name, args) not in now.calls]
+
     def propose(self, now: Situation) -> Step | None:
+        leads = self._leads(now)
+        searched = any(key.startswith(RetrieveClip.name) for key in now.calls)
+        if leads and searched:  # after the question's own search, before answering: both are read and compared
+            return self._search(leads[0])
         if now.answers:
             top = now.answers[0].candidate.score
             refs = list(dict.fromkeys(p.ref for p in now.answers
@@ -165,18 +178,21 @@ class NarrowPlanner:
         opening = {"query": self.question, "start_s": 0.0, "end_s": answer_type.TITLE_S, "k": self.default_k}
         if answer_type.asks_title(self.question) and canonical(RetrieveClip.name, opening) not in now.calls:
             # "What is the show called?": its title card opens it, whatever the words of the question find.
-            return Step(choice_schema(RetrieveClip.name, {"query": [self.question]}), "", 0,
-                        {"action": RetrieveClip.name, "arguments": opening}, history=False)
+            return self._search(opening)
         # The best unused queries: the specific ones first, the broader halves only once those were tried.
         queries = [q for q in textmatch.query_candidates(self.question)
                    if canonical(RetrieveClip.name, {"query": q, "k": self.default_k}) not in now.calls]
         if queries:
             # Each decision of the small model costs seconds on a CPU: it chooses the first query only.
-            first = not any(key.startswith(RetrieveClip.name) for key in now.calls)
-            n = self.config.query_options if first else self.config.later_query_options
+            n = self.config.query_options if not searched else self.config.later_query_options
             return self._choose(RetrieveClip.name, {"query": queries[:n]},
                                 prompts.STEP_PLAN.format(n=now.n, question=self.question))
-        return None
+        return self._search(leads[0]) if leads else None
+
+    def _search(self, args: dict[str, Any]) -> Step:
+        """A search the loop's structure calls for (nothing for the model to decide)."""
+        return Step(choice_schema(RetrieveClip.name, {"query": [self.question]}), "", 0,
+                    {"action": RetrieveClip.name, "arguments": args}, history=False)
 
 
 def make_planner(policy: Policy, question: str, config: PlannerConfig, default_k: int) -> Planner:

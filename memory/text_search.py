@@ -43,6 +43,9 @@ class TextSearchConfig:
     # words. One shared word of a longer question ("closes" in "a restaurant that never closes"
     # against "Boarding Closed") is left to the vector channels instead of outranking them.
     fts_min_coverage: float = 0.5
+    # A search inside a time range this short ("what is on screen in the first 20 s") also returns the
+    # lines mostly within it, however unlike the query: the range, not the words, says what is wanted.
+    window_all_s: float = 30.0
 
 
 CONFIG = TextSearchConfig()
@@ -61,10 +64,15 @@ def _vector_channel(kind: str) -> Searcher:
                    lambda: embed([query], library.data.models_dir))  # [1, 384]
         allowed = np.array(list(by_id), dtype=np.int64)
         scores, ids = library.index.search(kind, MODEL_ID, q, min(k, len(allowed)), allowed)
+        short = start_s is not None and end_s is not None and end_s - start_s <= CONFIG.window_all_s
         hits = []
         for vid, score in zip(ids[0].tolist(), scores[0].tolist()):
             row = by_id.get(vid)
-            if row is not None and score >= CONFIG.min_score:
+            if row is None:
+                continue
+            a, b = float(row[0]), float(row[1])
+            inside = short and min(b, end_s) - max(a, start_s) >= 0.5 * (b - a)  # mostly within the short range
+            if score >= CONFIG.min_score or inside:
                 hits.append(ChannelHit(start_s=float(row[0]), end_s=float(row[1]), score=float(score), snippet=row[2]))
         return hits
 

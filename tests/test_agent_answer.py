@@ -3,16 +3,15 @@ with a narrow policy (first option every time) over a small memory written direc
 answer's text and status."""
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from agent.loop import run
-from agent.planners import first_choice
-from agent.policy import ScriptedPolicy
+from agent.answer import AnswerConfig
 from bench.agent_score import absent_words
 from tests.fixtures.agent_fake import Row, fake_library
+from tests.fixtures.agent_fake import narrow_answer as _answer
+from tests.fixtures.agent_fake import narrow_events as _events
 
 NARRATION = [Row(5, 9, "In the middle of a busy city, a surprising neighbour has made itself at home."),
              Row(10, 14, "Flocks of white cockatoos nest in the towers and parks of the old harbour district."),
@@ -37,25 +36,13 @@ def lib(tmp_path: Path):
     lib.close()
 
 
-def _events(lib, question: str) -> list:
-    """The whole loop with a narrow policy that takes the first option every time."""
-    return list(run(lib, lib.video_id, question, ScriptedPolicy([first_choice] * 12, narrow=True)))
-
-
-def _answer(tmp_path: Path, question: str, speech: Sequence[Row], screen: Sequence[Row] = (),
-            duration_s: float = 120.0):
-    """The final answer event for `question` over a small memory written directly."""
-    with fake_library(tmp_path, duration_s=duration_s, speech=speech, screen=screen) as lib:
-        return _events(lib, question)[-1]
-
-
 def ask(lib, question: str):
     events = _events(lib, question)
     final = events[-1]
     memory = [r.text for r in NARRATION + CREDITS]
     if final.status != "not_found":
         assert absent_words(final.text.removeprefix("Unverified:"), memory) == []  # every word is memory's
-        assert len(final.text) <= 320
+        assert len(final.text) <= AnswerConfig().max_chars
     return final, events
 
 

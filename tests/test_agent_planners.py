@@ -89,6 +89,22 @@ def test_narrow_planner_never_offers_a_query_already_run_and_stops_when_none_is_
     assert p.propose(Situation(n=1, beliefs=_beliefs(), tools_left=False)) is None
 
 
+def test_narrow_planner_searches_around_each_lead_after_the_questions_own_search_and_before_answering() -> None:
+    p = NarrowPlanner(PlannerConfig(), "How often is the market held?", default_k=5)
+    leads = [(6.0, 12.0), (47.0, 49.0)]
+    answers = [_proposal("c1", 0.9, "the market on the square")]
+    first = p.propose(Situation(n=1, beliefs=Beliefs(), tools_left=True, leads=leads))
+    assert first.forced is None and first_choice([], first.schema)["action"] == "retrieve_clip"  # the model's pick
+    calls = {canonical("retrieve_clip", {"query": first_choice([], first.schema)["arguments"]["query"], "k": 5}): 1}
+    for a, b in leads:  # an answer in hand waits until the leads were searched too
+        step = p.propose(Situation(n=3, beliefs=_beliefs(), tools_left=True, calls=calls, leads=leads, answers=answers))
+        args = step.forced["arguments"]
+        assert step.forced["action"] == "retrieve_clip" and (args["start_s"], args["end_s"]) == (a - 1.0, b + 1.0)
+        calls[canonical("retrieve_clip", args)] = len(calls) + 1
+    done = p.propose(Situation(n=7, beliefs=_beliefs(), tools_left=True, calls=calls, leads=leads, answers=answers))
+    assert done.forced == {"action": "answer", "arguments": {"clip": "c1"}}
+
+
 def test_the_planner_follows_the_policys_way_of_acting() -> None:
     cfg = PlannerConfig()
     assert isinstance(make_planner(ScriptedPolicy([], narrow=True), Q, cfg, 5), NarrowPlanner)

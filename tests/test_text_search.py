@@ -108,3 +108,14 @@ def test_unrelated_text_stays_out_of_the_vector_channels(indexed) -> None:
                                       None, None)
     assert all(h.score >= text_search.CONFIG.min_score for h in hits)
     assert len(hits) < 3
+
+
+def test_a_short_time_range_returns_its_lines_whatever_the_words(indexed) -> None:
+    """"What is the title card?" searched over the first seconds: the range, not the words, says what is wanted."""
+    lib, out, truth = indexed
+    vid, scene = out["video_id"], truth.scenes[1]
+    a, b = scene.start_s, min(scene.end_s, scene.start_s + 25.0)
+    query = "quixotic xylophone zeppelin"  # like nothing said or shown
+    inside = lib.search(vid, query, k=5, start_s=a, end_s=b, channels=["speech", "ocr"])
+    assert inside and all(c.start_s <= b and c.end_s >= a for c in inside)
+    assert lib.search(vid, query, k=5, channels=["speech", "ocr"]) == []  # without the range: nothing like it
