@@ -1,4 +1,4 @@
-"""`python -m bench agent [--set dev|heldout|blind|old|all] [--json]`: the agent on labelled fixtures.
+"""`python -m bench agent [--set dev|heldout|blind|blind2|old|all] [--json]`: the agent on labelled fixtures.
 
 `--set dev` (the default): the development set, questions a viewer asks about three films built from the
 real clips with credits, title cards, lower thirds and narration (bench/devset.py, bench/agent_dev.py):
@@ -10,7 +10,8 @@ not-found correctness of unanswerable questions, answer words absent from memory
 exactly as `--set dev` (same fields); its films are cached with the development set's under --videos.
 
 `--set blind`: the blind set, two more films and their questions (bench/blind.py), run and scored exactly as
-`--set dev` and cached the same way; run once, for the final measurement, and not tuned on.
+`--set dev` and cached the same way; run once, for the final measurement, and not tuned on. `--set blind2`:
+the second blind set (bench/blind2.py: a travel vlog and an explainer talk), run, scored and kept the same way.
 
 `--set old`: the 14 questions on the 10-minute espeak-ng fixture (8 with `--short`), with the figures this
 benchmark has always reported, so that they stay comparable:
@@ -36,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.agent_dev import DEFAULT_VIDEOS, run_dev
+from bench.agent_dev import DEFAULT_VIDEOS, SETS, run_dev
 from bench.devset import KINDS
 
 DEFAULT_CACHE = Path(__file__).resolve().parent / "out" / "agent-cache"  # ignored by git
@@ -59,9 +60,9 @@ def _backed(citation: dict[str, Any], steps: list[dict[str, Any]]) -> bool:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench agent")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--set", default="dev", choices=("dev", "heldout", "blind", "old", "all"),
-                    help="dev: the development set; heldout: the held-out films and questions; blind: the blind "
-                         "set's; old: the 10-minute espeak-ng fixture's 14 questions; all: old and dev")
+    ap.add_argument("--set", default="dev", choices=(*SETS, "old", "all"),
+                    help="dev: the development set; heldout: the held-out films and questions; blind, blind2: the "
+                         "blind sets'; old: the 10-minute espeak-ng fixture's 14 questions; all: old and dev")
     ap.add_argument("--profile", default="lite")
     ap.add_argument("--short", action="store_true", help="old set: the 56-second fixture and its 8 questions")
     ap.add_argument("--limit", type=int, default=0, help="ask only the first N questions (of each set)")
@@ -96,7 +97,7 @@ def main(argv: list[str]) -> int:
     if a.set in ("dev", "all"):
         results["dev"] = run_dev(a.profile, Path(a.cache), Path(a.videos), kinds, a.limit, log,
                                  Path(a.save) if a.save else None)
-    if a.set in ("heldout", "blind"):
+    if a.set in SETS and a.set != "dev":
         results[a.set] = run_dev(a.profile, Path(a.cache), Path(a.videos), kinds, a.limit, log,
                                  Path(a.save) if a.save else None, a.set)
     result = results[a.set] if a.set != "all" else results

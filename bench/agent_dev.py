@@ -13,6 +13,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,9 +22,15 @@ from bench.devset import KINDS, QUESTIONS, DevQuestion
 
 if TYPE_CHECKING:
     from tests.fixtures.devset import DevVideo
+    from tests.fixtures.devset_scripts import VideoScript
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VIDEOS = ROOT / "test-artifacts" / "devset"  # shared with tests/test_devset.py (ignored by git)
+# A question set's name (`--set`): the module of its questions and the module of its films' scripts.
+SETS = {"dev": ("bench.devset", "tests.fixtures.devset_scripts"),
+        "heldout": ("bench.heldout", "tests.fixtures.heldout_scripts"),
+        "blind": ("bench.blind", "tests.fixtures.blind_scripts"),
+        "blind2": ("bench.blind2", "tests.fixtures.blind2_scripts")}
 TARGETS = {"citation_hit_rate": 0.9, "answer_right_rate": 0.85, "right_but_unverified": 0,
            "answers_with_absent_words": 0, "max_seconds": 20.0, "median_seconds": 10.0}
 
@@ -51,6 +58,13 @@ def select(kinds: Sequence[str] = (), limit: int = 0, questions: Sequence[DevQue
     groups = [[q for q in questions if q.kind == k] for k in KINDS if not kinds or k in kinds]
     chosen = [g[i] for i in range(max(map(len, groups), default=0)) for g in groups if i < len(g)]
     return chosen[:limit] if limit else chosen
+
+
+def question_set(set_name: str) -> tuple[Sequence[DevQuestion], Sequence["VideoScript"]]:
+    """A set's questions and its films' scripts (a key of SETS); imported only when asked for, since the
+    scripts live with the test fixtures."""
+    questions_module, scripts_module = SETS[set_name]
+    return import_module(questions_module).QUESTIONS, import_module(scripts_module).SCRIPTS
 
 
 def _rate(xs: list[bool]) -> float | None:
@@ -100,8 +114,8 @@ def row(q: DevQuestion, spans: list[Span], s: Score, status: str, reason: str, a
 def run_dev(profile: str, cache: Path, videos_dir: Path, kinds: Sequence[str], limit: int,
             log: Callable[[str], None], save: Path | None = None, set_name: str = "dev") -> dict[str, object]:
     """Index the videos the chosen questions need, ask each question once, score it. `set_name` "dev" is
-    the development set; "heldout" the held-out films and questions (bench/heldout.py), "blind" the blind
-    set's (bench/blind.py), scored the same.
+    the development set; "heldout" the held-out films and questions (bench/heldout.py), "blind" and "blind2"
+    the blind sets' (bench/blind.py, bench/blind2.py), scored the same (see SETS).
     With `save`, the result so far is written there after every question ("complete" false until the
     last), so that a long run interrupted still leaves its figures."""
     from agent.loop import run
@@ -109,15 +123,7 @@ def run_dev(profile: str, cache: Path, videos_dir: Path, kinds: Sequence[str], l
     from memory.library import Library
     from tests.fixtures.devset import build_devset
 
-    if set_name == "heldout":
-        from bench.heldout import QUESTIONS as asked
-        from tests.fixtures.heldout_scripts import SCRIPTS as scripts
-    elif set_name == "blind":
-        from bench.blind import QUESTIONS as asked
-        from tests.fixtures.blind_scripts import SCRIPTS as scripts
-    else:
-        from tests.fixtures.devset_scripts import SCRIPTS as scripts
-        asked = QUESTIONS
+    asked, scripts = question_set(set_name)
     questions = select(kinds, limit, asked)
     t = time.time()
     built = build_devset(videos_dir, tuple(sorted({q.video for q in questions})), scripts)
