@@ -66,6 +66,11 @@ def test_the_full_profile_is_the_local_vlm_on_the_open_planner(full) -> None:
     assert isinstance(policy, LocalPolicy) and policy.name == "local-full"
     assert not policy.narrow and policy.sees_images
     assert policy.model.model_id == FOLDER_NAME  # says what it is: a random tiny model, tests only
+    import torch
+
+    # on a CUDA machine (bench/gpu_agent.sh) the whole model is there, in bf16
+    want = ("cuda", torch.bfloat16) if torch.cuda.is_available() else ("cpu", torch.float32)
+    assert {(p.device.type, p.dtype) for p in policy.model.model.parameters()} == {want}
 
 
 def test_the_vlm_decides_every_step_under_the_open_schema(full) -> None:
