@@ -67,14 +67,22 @@ class Reader:
         self._ranker: Ranker | None = None
         self._cache: dict[tuple[str, ...], list[Proposal]] = {}
         self._leads: list[Span] | None = None
+        self._video: tuple[list[Line], list[dict]] | None = None
         self.rejected: set[tuple[Span, ...]] = set()   # spans of lines of answers the check refused
+
+    def _whole_video(self) -> tuple[list[Line], list[dict]]:
+        """The video's sentences and its screen-text rows, read from memory once per session."""
+        if self._video is None:
+            self._video = (speech_lines(self.library.transcript(self.video_id)),
+                           self.library.screen_text(self.video_id))
+        return self._video
 
     @property
     def ranker(self) -> Ranker:
         if self._ranker is None:  # MiniLM loads on the first answer read, not when the session opens
-            said = [ln.text for ln in speech_lines(self.library.transcript(self.video_id))]
-            shown = [str(r["text"]) for r in self.library.screen_text(self.video_id)]
-            self._ranker = Ranker(self.question, self._embed or minilm(self.library), self.config, said + shown)
+            said, shown = self._whole_video()
+            texts = [ln.text for ln in said] + [str(r["text"]) for r in shown]
+            self._ranker = Ranker(self.question, self._embed or minilm(self.library), self.config, texts)
         return self._ranker
 
     def leads(self) -> list[Span]:
@@ -84,8 +92,8 @@ class Reader:
         if self._leads is None:
             self._leads = []
             if answer_type.scans(self.question):
-                whole = speech_lines(self.library.transcript(self.video_id)) + \
-                    screen_lines(self.library.screen_text(self.video_id))
+                said, shown = self._whole_video()
+                whole = said + screen_lines(shown)
                 typed = [ln for ln in whole if answer_type.has_answer(self.ranker.kind, ln.text, self.question)]
                 if len(typed) > self.config.max_scan:  # a long video: those sharing most of the question's words
                     typed.sort(key=lambda ln: -textmatch.coverage(self.ranker.terms, ln.text, fuzzy=True))

@@ -53,6 +53,9 @@ _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
 _DURATION = re.compile(r"\b(seconds?|minutes?|hours?|days?|nights?|evenings?|mornings?|afternoons?|weekends?|weeks?|"
                        r"months?|years?|decades?|centur(y|ies)|times?)\b", re.I)
 _DISTANCE = re.compile(r"\b(kilomet\w*|km|miles?|met(er|re)s?|feet|foot|yards?)\b", re.I)
+_WORD_NUM = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+             "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
+             "million billion dozen half quarter").split()
 # How often: "every month", "twice a week", "on the first Saturday of each month", "weekly".
 _ORDINAL_OF = r"(?:(?:the\s+)?(?:first|second|third|fourth|last)\s+\w+\s+of\s+)?"  # "the first Saturday of"
 _FREQUENCY = re.compile(r"\b" + _ORDINAL_OF + r"(?:every|each)\s+(?:other\s+)?\w+"
@@ -60,7 +63,8 @@ _FREQUENCY = re.compile(r"\b" + _ORDINAL_OF + r"(?:every|each)\s+(?:other\s+)?\w
                         r"|\b(?:daily|nightly|weekly|fortnightly|monthly|yearly|annually|hourly|always)\b"
                         r"|\b(?:a|per)\s+(?:day|night|week|month|year)\b", re.I)
 # A share of a whole: "two out of every three", "a third", "40 per cent", "most of them".
-_SHARE = re.compile(r"\b(?:\d[\d.]*|one|two|three|four|five|six|seven|eight|nine|ten)\s+out\s+of\s+(?:every\s+)?\w+|\bone\s+in\s+\w+|[\d.,]+\s*(?:%|per ?cent|percent)"
+_SHARE = re.compile(r"\b(?:\d[\d.]*|" + "|".join(_WORD_NUM[:10]) + r")\s+out\s+of\s+(?:every\s+)?\w+"
+                    r"|\bone\s+in\s+\w+|[\d.,]+\s*(?:%|per ?cent|percent)"
                     r"|\b(?:(?:a|one|two|three)\s+)?(?:half|halves|thirds?|quarters?|fifths?|tenths?)\b|\b(?:majority|"
                     r"minority|most|all|none)\s+of\b", re.I)
 # Nothing to pay is an answer to what it costs: "entry is free", "it costs nothing", "on the house"; not a thing
@@ -69,8 +73,7 @@ _FREE = re.compile(r"\b((is|are|was|were|it's|that's|be|for|entirely|completely|
                    r"|free\s+(of\s+charge|entry|admission|to\s+(enter|join|attend|visit|use))"
                    r"|(costs?|pay|paid|charges?d?)\s+nothing|no\s+(charge|fee|cost)|on\s+the\s+house)\b", re.I)
 # An age said bare follows a verb ("the oldest is 81", "she turned 40"), not a noun ("Route 7").
-_SMALL_NUMBERS = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-                  "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety").split()
+_SMALL_NUMBERS = _WORD_NUM[:_WORD_NUM.index("hundred")]  # one ... ninety
 _AGE = re.compile(r"\b(years?|months?)[ -]old\b|\baged?\s+\d|\b(is|was|am|are|were|'s|turned|turns|turning|be|in|at)"
                   r"\s+(\d{1,3}|" + "|".join(_SMALL_NUMBERS) + r")\b(?!\s*(%|per))", re.I)
 _COST_Q = re.compile(r"\b(cost|costs|price|pay|paid|paying|charge|charged|fees?|free|money|spend|spent|budget|worth|"
@@ -79,7 +82,6 @@ _COST_Q = re.compile(r"\b(cost|costs|price|pay|paid|paying|charge|charged|fees?|
 _PAY_Q = re.compile(r"^\s*(do|does|did|is|are|was|were|will|would|can|could|must|should)\b.*\b(pay|paying|paid|charge|"
                     r"charged|fees?|free|cost|costs)\b")
 # Quantity questions and the units their answers carry; a question matching none wants any number.
-# An age is often said bare ("the oldest is 81"), so any small number may be one.
 _UNITS = ((re.compile(r"\bhow old\b|\bwhat age\b"), _AGE),
           (_COST_Q, re.compile(r"[$€£¥]|\b(euros?|dollars?|pounds?|quid|bucks|cents?|pence|yen|francs?|crowns?|"
                                r"rupees?|thousand|million|billion)\b", re.I)),
@@ -124,9 +126,6 @@ _ENTITY_Q = re.compile(r"\b(which|what)\s+(?!(is|are|was|were|do|does|did|can|co
                        r"type|types|sort|else)\b)\w+|\bwhich of\b|^\s*what(?:'s| is| was)\b.*\bcalled\b"
                        r"|\bwhat(?:'s| is| was)\s+(?:the|its|this|their)\s+\w+\s*\?")  # "what's the licence?"
 _PLACE_Q = re.compile(r"^\s*where\b|\bwhere (was|is|did|does|were|are)\b|\bwhat (city|town|country|place)\b")
-_WORD_NUM = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-             "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
-             "million billion dozen half quarter").split()
 _MONTHS = ("january february march april may june july august september october november december").split()
 _NUMBER = re.compile(r"\d|\b(" + "|".join(_WORD_NUM + _MONTHS) + r")\b", re.IGNORECASE)
 # A run of capitalised words (a name, a place, an organisation); "St." and "O'Brien" are words too.

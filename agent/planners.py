@@ -153,10 +153,10 @@ class NarrowPlanner:
 
     def _leads(self, now: Situation) -> list[dict[str, Any]]:
         """Searches around the lines holding the kind of answer asked ("every month" for "how often") not yet run."""
-        around = [{"query": self.question, "start_s": max(0.0, a - 1.0), "end_s": b + 1.0, "k": self.default_k}
-                  for a, b in now.leads]
         if not now.tools_left:
             return []
+        around = [{"query": self.question, "start_s": max(0.0, a - 1.0), "end_s": b + 1.0, "k": self.default_k}
+                  for a, b in now.leads]
         return [args for args in around if canonical(RetrieveClip.name, args) not in now.calls]
 
     def propose(self, now: Situation) -> Step | None:
