@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agent import answer_type as at
-from agent import prompts, textmatch
+from agent import credits, prompts, quantity, textmatch
 from agent.evidence import SCREEN, SPEECH, EvidenceConfig, Line, quote, runs
 
 Embed = Callable[[list[str]], np.ndarray]   # texts -> L2-normalised vectors [n, d]
@@ -90,12 +90,16 @@ class Ranker:
     """Ranks candidate quotes for one question (its vector and kind computed once)."""
 
     def __init__(self, question: str, embed: Embed, config: AnswerConfig = AnswerConfig(),
-                 video_lines: Sequence[str] = ()) -> None:
+                 video_lines: Sequence[str] = (), host: Line | None = None) -> None:
         self.question, self.embed, self.config = question, embed, config
         self.kind = at.answer_type(question)
         self.title = at.asks_title(question)
+        # "who is giving the talk": the person the video introduces first (`host`, its line) answers
+        self.host = host if credits.asks_host(question) else None
+        # "who filmed it", "who is the reporter": a credit of that role answers, when the video has one
+        self.credit = credits.asks_credit(question) and self.host is None
         self._counted = at.counted(question)  # what a "how many" question counts
-        cue = at.cue_words(question) if self.kind == at.NUMBER else set()
+        cue = quantity.cue_words(question) if self.kind == at.NUMBER else set()
         self.terms = " ".join(t for t in textmatch.key_terms(question) if t not in cue)
         # The question's words weighted by how rare they are in this video (`video_lines`: all its lines):
         # a word the whole video says ("clock" in a film about clocks) tells its lines apart least.
@@ -122,7 +126,7 @@ class Ranker:
                 0.0 if self.kind in at.BONUS_ONLY else -c.cue_missing)
             if self.kind == at.PERSON and self.terms:
                 # a name counts as much as the line is about what the person did ("directed by")
-                cue *= 1.0 if at.role_named(self.question, topic) else cov
+                cue *= 1.0 if credits.role_named(self.question, topic) else cov
             scores.append(float(s) + c.term_weight * cov + (cue if self.kind != at.THING else 0.0))
         return np.asarray(scores), sim
 
@@ -158,6 +162,10 @@ class Ranker:
         c, screen = self.config, run[0].source == SCREEN
         if self.title:
             return c.title_weight if screen and title in run and at.label(quote(run)) else 0.0
+        if self.host is not None:  # the video's own person: the line introducing them, whatever its words
+            return c.title_weight if self.host in run and (self.kind != at.ROLE or self._card(run)) else 0.0
+        if self.credit and credits.credited(self.question, quote(run)):  # "Camera ..." for "who filmed it"
+            return c.title_weight
         if self.kind == at.RIGHTS:  # "can I reuse it?": a licence notice answers, whatever its words
             return c.title_weight if at.has_answer(at.RIGHTS, quote(run)) else 0.0
         if textmatch.wants_screen(self.question):
@@ -167,6 +175,12 @@ class Ranker:
         if screen and self.kind in (at.THING, at.REASON, at.NUMBER) and all(at.label(ln.text) for ln in run):
             return -c.label_penalty
         return 0.0
+
+    def _card(self, run: tuple[Line, ...]) -> list[Line]:
+        """The run's other lines of the host's name card (shown over the same span), not names themselves."""
+        h = self.host
+        return [ln for ln in run if h is not None and ln != h and ln.source == SCREEN
+                and not credits.introduced(ln.text, spoken=False) and abs(ln.start_s - h.start_s) <= 1.0 and abs(ln.end_s - h.end_s) <= 1.0]
 
     def _captioned(self, run: tuple[Line, ...], lines: list[Line]) -> tuple[Line, ...]:
         """The speech a card naming a person captions, when the question asks who someone is or what they do:
@@ -236,9 +250,16 @@ class Ranker:
         """The short span that answers, from the run's best line holding one ("" when none). A name heard
         in speech is led with its spelling on screen nearby when there is one: speech recognition
         misspells names that lower thirds and credits print."""
+        if self.host is not None and self.host in run:  # the host's name, or the job their card prints
+            card = self._card(run)
+            return credits.introduced(self.host.text, self.host.source == SPEECH) if self.kind == at.PERSON else \
+                card[0].text if card else ""
         if self.kind == at.ROLE and run[0].source == SCREEN and len(run) > 1:
             rest = [ln.text for ln in run if not at.people(ln.text)]
             return rest[0] if rest and len(rest) < len(run) else ""
+        named = [n for n in (credits.credited(self.question, ln.text) for ln in run) if n] if self.credit else []
+        if named:
+            return named[0]
         for ln in sorted(run, key=lambda x: -textmatch.coverage(self.terms, x.text, fuzzy=True)):
             if self.kind == at.ROLE and ln.source == SPEECH:
                 continue  # a job is led by the card that prints it, not by a sentence

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agent import answer_type, textmatch
+from agent import answer_type, credits, textmatch
 from agent.answer import AnswerConfig, Candidate, Embed, Ranker
 from agent.evidence import Line, in_memory, lines_near, screen_lines, speech_lines
 
@@ -82,8 +82,23 @@ class Reader:
         if self._ranker is None:  # MiniLM loads on the first answer read, not when the session opens
             said, shown = self._whole_video()
             texts = [ln.text for ln in said] + [str(r["text"]) for r in shown]
-            self._ranker = Ranker(self.question, self._embed or minilm(self.library), self.config, texts)
+            host = self.host() if credits.asks_host(self.question) and not self.credited() else None
+            self._ranker = Ranker(self.question, self._embed or minilm(self.library), self.config, texts, host)
         return self._ranker
+
+    def credited(self) -> list[Line]:
+        """The lines crediting the role the question asks about ("Camera ..." for "who filmed it")."""
+        if not credits.asks_credit(self.question):
+            return []
+        said, shown = self._whole_video()
+        return [ln for ln in screen_lines(shown) + said if credits.credited(self.question, ln.text)]
+
+    def host(self) -> Line | None:
+        """The first line introducing a person ("Hi, I'm ...", a name card): the video's host or speaker."""
+        said, shown = self._whole_video()
+        found = [ln for ln in said if credits.introduced(ln.text, spoken=True)] + \
+            [ln for ln in screen_lines(shown) if credits.introduced(ln.text, spoken=False)]
+        return min(found, key=lambda ln: ln.start_s, default=None)
 
     def leads(self) -> list[Span]:
         """Where in the whole video the lines holding this question's kind of answer score best (a licence
@@ -91,7 +106,11 @@ class Reader:
         `lead_margin` of the floor; none for questions whose kind is not rare enough to scan for."""
         if self._leads is None:
             self._leads = []
-            if answer_type.scans(self.question):
+            if self.ranker.host is not None:  # who the video is by: where it introduces them
+                self._leads = [(self.ranker.host.start_s, self.ranker.host.end_s)]
+            elif self.ranker.credit:  # "who filmed it": the credits of that role
+                self._leads = [(ln.start_s, ln.end_s) for ln in self.credited()[: self.config.max_leads]]
+            elif answer_type.scans(self.question):
                 said, shown = self._whole_video()
                 whole = said + screen_lines(shown)
                 typed = [ln for ln in whole if answer_type.has_answer(self.ranker.kind, ln.text, self.question)]
@@ -112,6 +131,10 @@ class Reader:
             for h in hs:
                 lines += [ln for ln in lines_near(self.library, self.video_id, h.start_s, h.end_s,
                                                   self.config.evidence) if ln not in lines]
+            host = self.ranker.host
+            if host is not None:  # the line introducing the video's person, and its card's other lines
+                lines += [ln for ln in lines_near(self.library, self.video_id, host.start_s, host.end_s,
+                                                  self.config.evidence) + [host] if ln not in lines]
             if self.ranker.title:  # the video's name is on its opening cards, wherever the search went
                 opening = screen_lines(self.library.screen_text(self.video_id, 0.0, answer_type.TITLE_S))
                 lines += [ln for ln in opening if ln not in lines]

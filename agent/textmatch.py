@@ -53,11 +53,24 @@ _IRREGULAR = {form: base for base, forms in (
     for form in forms.split()}
 
 
+# Words for one thing that people and videos use interchangeably ("bike" on the question, "Bicycle" on the
+# fare board); only true synonyms, never neighbours ("tea" is not "coffee").
+_SYNONYMS = {form: base for base, forms in (
+    ("bicycle", "bike bikes bicycles cycle cycles"), ("taxi", "cab cabs taxis"), ("film", "movie movies films"),
+    ("photo", "photograph photographs photos picture pictures"), ("child", "kid kids children childs"),
+    ("mother", "mum mom mothers"), ("father", "dad fathers"), ("television", "tv telly"),
+    ("telephone", "phone phones"), ("refrigerator", "fridge"), ("vegetable", "veg veggies vegetables"),
+    ("advert", "ad ads advertisement adverts"), ("car", "cars automobile"), ("shop", "store shops stores"))
+    for form in forms.split()}
+
+
 def stem(word: str) -> str:
     """A light suffix stemmer: enough to match plurals and simple verb forms (and common irregular ones)."""
     w = word.split("'")[0]
     if w in _IRREGULAR:
         return _IRREGULAR[w]
+    if w in _SYNONYMS:
+        return _SYNONYMS[w]
     for suffix, repl, min_len in (("ies", "y", 5), ("ing", "", 6), ("ed", "", 5), ("es", "", 5), ("s", "", 4)):
         if w.endswith(suffix) and len(w) >= min_len and not w.endswith("ss"):
             return w[: len(w) - len(suffix)] + repl

@@ -1,0 +1,112 @@
+"""Who made the video and who is in it: the credit a role question asks for, and the video's host.
+
+"Who filmed it" is answered by a credit that prints "Camera" or "Cinematography", a word the question does
+not hold; "what's the vlogger's name" and "who is giving the talk" by the person the video opens with (a
+name card, or "Hi, I'm ..."), whose name no line shares a word with the question. Plain English cues, no
+model; every name returned is a substring of a memory line.
+"""
+from __future__ import annotations
+
+import re
+
+from agent import answer_type as at
+from agent import textmatch
+
+# A role asked by a verb or a noun, and the words credits print it with (prefixes of a credit's words).
+_CREDIT_ROLES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple((re.compile(r"\b(" + asks + r")\b"), prints)
+                                                                          for asks, prints in (
+    (r"filmed|filming|shot|shoots?|camera\w*|cinematograph\w*|videograph\w*|photograph\w*",
+     ("camera", "cinematograph", "filmed", "shot", "videograph", "photograph")),
+    (r"produc\w*", ("produc",)),
+    (r"edit\w*", ("edit",)),
+    (r"direct\w*", ("direct",)),
+    (r"wr[io]te|written|writer|script\w*", ("writ", "script")),
+    (r"music|songs?|tunes?|soundtrack|compos\w*|score", ("music", "compos", "song", "score")),
+    (r"narrat\w*|voiced?|voice-?over", ("narrat", "voice")),
+    (r"animat\w*|graphics?|illustrat\w*|drawings?|design\w*", ("animat", "graphic", "illustrat", "design")),
+    (r"sound|audio|recorded|recording|recordist|mixed|mixing", ("sound", "audio", "record", "mix")),
+    (r"drone|aerials?", ("drone", "aerial")),
+))
+# Words that make a credited run of capitals an organisation ("Graphics by Halden Studios").
+_ORGS = frozenset("""university college school council foundation fund trust bank society hospital company media arts
+studio studios films productions pictures records ltd inc council ministry department agency""".split())
+# Words for the person a video is by or about, when the question names nobody else.
+_HOST = frozenset("""vlogger youtuber presenter host speaker narrator lecturer creator interviewer reporter guide
+she he her his him woman man lady guy person giving talking speaking presenting narrating hosting doing making
+name call called video vlog channel talk lecture tour film episode show camera""".split())
+_HOST_Q = re.compile(r"\b(vlogger|youtuber|presenter|host|speaker|narrator|lecturer|creator|reporter|guide|she|he|her|"
+                     r"his|giving|talking|speaking|presenting|narrating|hosting)\b")
+# "Hi, I'm Tess", "my name is Leonie Fairbairn", "this is Tomasz Nowak": a person introduced in speech.
+_INTRODUCES = re.compile(r"\b(?i:i'm|i am|my name is|my name's|name's)\s+((?:[A-Z][\w'’-]+\s?){1,3})")
+
+
+def roles(question: str) -> tuple[str, ...]:
+    """Prefixes of the credit words that print the role the question asks about ("who filmed it" ->
+    camera, cinematograph, ...; "the narrator" -> narrat), none when it asks no role."""
+    q = question.lower()
+    out = [p for asks, prints in _CREDIT_ROLES if asks.search(q) for p in prints]
+    out += [w[:-2] for w in textmatch.words(q) if w.endswith(("or", "er")) and len(w) >= 6]  # "director" -> direct
+    return tuple(dict.fromkeys(out))
+
+
+def role_named(question: str, text: str) -> bool:
+    """Whether the text names the role the question asks about: "narrator" -> "Narrated by", "who filmed it"
+    -> "Camera", "driver" -> "Bus Driver" (a credit word for the role begins a word of the text)."""
+    wanted = roles(question)
+    return any(t.startswith(p) for p in wanted for t in textmatch.words(text))
+
+
+def asks_credit(question: str) -> bool:
+    """Whether the question asks who held a role in making the video ("who filmed it", "who did the music")."""
+    return at.answer_type(question) == at.PERSON and bool(roles(question))
+
+
+def credited(question: str, text: str) -> str:
+    """The name the text credits with the role asked ("Graphics Bo-Young Park" -> "Bo-Young Park"; "Music: Low
+    Tide by Ada Brook" -> "Ada Brook"; of several credits on one line, the one after the role's word), "" when
+    it credits none."""
+    wanted = roles(question)
+    if not any(t.startswith(p) for p in wanted for t in textmatch.words(text)):
+        return ""
+    found = []
+    for name in at.names(text):
+        before = textmatch.words(text[: text.find(name)])[-3:] + textmatch.words(name)[:2]
+        person = at.people(name) or _credited_name(name)
+        if person and (before[-3:-2] == ["by"] or any(w.startswith(p) for p in wanted for w in before)):
+            found.append((before[-3:-2] != ["by"], person[0]))  # "... by Ada Brook" first
+    return min(found)[1] if found else ""
+
+
+def _credited_name(run: str) -> list[str]:
+    """A run of capitals after a credit's role word read as a person though a word of it names places too
+    ("Graphics Bo-Young Park"): two to four words after the role words, none an organisation's."""
+    words = run.split()
+    while words and at.is_role_word(words[0]):
+        words = words[1:]
+    low = {w.lower().strip(",.'’") for w in words}
+    return [" ".join(words)] if 2 <= len(words) <= 4 and not low & _ORGS else []
+
+
+def asks_host(question: str) -> bool:
+    """Whether the question asks who the video's own person is ("what's the vlogger's name", "who is giving
+    the talk", "what does the presenter do for a living"): a person question naming nobody else."""
+    kind = at.answer_type(question)
+    if kind not in (at.PERSON, at.ROLE) or not _HOST_Q.search(question.lower()):
+        return False
+    job = {"job", "title", "role", "living", "work", "occupation", "profession", "position"} if kind == at.ROLE else set()
+    said = [w.split("'")[0] for w in textmatch.words(question)]  # "the vlogger's name"
+    rest = [w for w in said if w not in textmatch.STOP and w not in _HOST and w not in job]
+    return not rest
+
+
+def introduced(text: str, spoken: bool) -> str:
+    """The person a line introduces: a name said after "I'm" or "my name is", or a screen line that is a
+    name alone (a lower third); "" when none."""
+    if spoken:
+        m = _INTRODUCES.search(text)
+        name = m.group(1).strip() if m else ""
+        words = {w.lower().strip(",.") for w in name.split()}
+        return name if name and not words & at.NOT_PERSON and name.split()[0].lower() not in at.NOT_NAME_START \
+            else ""
+    found = at.people(text)
+    return found[0] if found == [text.strip(" .,|")] else ""
