@@ -1,4 +1,4 @@
-"""The checks every held-out and blind question set passes (bench/heldout.py, bench/blind.py, bench/blind2.py and
+"""The checks every held-out and blind question set passes (bench/heldout.py, bench/blind*.py and
 their films' scripts): its answers are said or shown inside their spans, its unanswerable questions name nothing
 the films hold, its list questions need several sentences, a short run still covers every kind, its films are two
 to four minutes, and it shares nothing with the sets made before it. Each set's own checks stay in test_<set>.py;
