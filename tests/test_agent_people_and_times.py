@@ -23,7 +23,7 @@ TRIP = [Row(5, 10, "Hello again from the road, and today's a big one, I've been 
 TRIP_CARDS = [Row(1, 4, "Rails and Lakes"), Row(5, 10, "Priya Lindqvist"), Row(5, 10, "Travel writer, Slow Miles"),
               Row(73, 78, "Boat hire | Adults 6.50 | Children 3.20 | Bicycles 2.00"),
               Row(120, 124, "Camera Oskar Brandt"), Row(124, 128, "Sound Mina Osei | Graphics Tomas Park"),
-              Row(128, 132, "Music: Blue Hour by Lena Haas")]
+              Row(128, 132, "Music: Blue Hour by Lena Haas"), Row(41, 46, "Tower clock by Agnes Whitlow, 1886")]
 
 
 def _trip(tmp_path: Path, question: str):
@@ -53,6 +53,7 @@ def test_the_presenters_job_is_the_other_line_of_her_name_card(tmp_path) -> None
     ("who filmed it", "Oskar Brandt"),                # "Camera": a word the question does not hold
     ("Who did the graphics?", "Tomas Park"),          # the credit after its role, not the first on the line
     ("Who wrote the music?", "Lena Haas"),            # the name after "by", not the song's title
+    ("Who was the maker of the tower clock?", "Agnes Whitlow"),  # a caption saying whom it is "by"
 ])
 def test_a_role_question_is_answered_by_the_credit_of_that_role(tmp_path, question, name) -> None:
     final = _trip(tmp_path, question)
