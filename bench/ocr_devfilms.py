@@ -1,12 +1,12 @@
-"""`python -m bench.ocr_devfilms [--json] [--set dev|blind]`: the OCR stage on the development films
-(tests/fixtures/devset.py) or the blind films (tests/fixtures/blind_scripts.py), line recall against their
+"""`python -m bench.ocr_devfilms [--json] [--set dev|blind|blind2]`: the OCR stage on the development films
+(tests/fixtures/devset.py) or the blind films (tests/fixtures/blind_scripts.py, blind2_scripts.py), line recall against their
 on-screen ground truth (`DevVideo.screen`), fragments, and the stage's speed.
 
 Each film is indexed end to end with the stages the OCR stage needs (probe, shots, keyframes, ocr), the same
 code path as indexing. A truth line counts as read as in `bench.ocr_recall.is_read` (similar text, or its
 words inside a longer stored line). A stored line that matches no truth line but reads as a piece of one
 (`is_piece`, or its words inside one) is a fragment; one that is neither is "other" (false or garbled text).
-The JSON goes to bench/results/ocr-devfilms.json (blind films: ocr-blindfilms.json). The blind films are
+The JSON goes to bench/results/ocr-devfilms.json (blind films: ocr-blindfilms.json, ocr-blind2films.json). The blind films are
 measured here for on-screen text only: their questions stay unseen (bench/blind.py).
 """
 from __future__ import annotations
@@ -22,7 +22,8 @@ from bench.ocr_recall import _index, _models_dir, is_read, norm
 from memory.screen_text_shot import is_piece
 
 RESULTS = {"dev": Path(__file__).parent / "results" / "ocr-devfilms.json",
-           "blind": Path(__file__).parent / "results" / "ocr-blindfilms.json"}
+           "blind": Path(__file__).parent / "results" / "ocr-blindfilms.json",
+           "blind2": Path(__file__).parent / "results" / "ocr-blind2films.json"}
 STAGES = ("probe", "shots", "keyframes", "ocr")
 
 
@@ -55,11 +56,11 @@ def run_film(name: str, video: Path, truth: list[str], duration_s: float, reader
 
 
 def run(cache_dir: Path, names: tuple[str, ...] = (), reader: str = "lines", film_set: str = "dev") -> dict[str, Any]:
-    """Every film of `film_set` ("dev" or "blind"; or those named): per film and in all."""
-    from tests.fixtures import blind_scripts, devset_scripts
+    """Every film of `film_set` ("dev", "blind" or "blind2"; or those named): per film and in all."""
+    from tests.fixtures import blind2_scripts, blind_scripts, devset_scripts
     from tests.fixtures.devset import build_devset
 
-    scripts = {"dev": devset_scripts.SCRIPTS, "blind": blind_scripts.SCRIPTS}[film_set]
+    scripts = {"dev": devset_scripts.SCRIPTS, "blind": blind_scripts.SCRIPTS, "blind2": blind2_scripts.SCRIPTS}[film_set]
     films = build_devset(cache_dir, names, scripts)
     out: dict[str, Any] = {"reader": reader, "set": film_set, "films": {}}
     for name, dev in films.items():
@@ -77,7 +78,7 @@ def run(cache_dir: Path, names: tuple[str, ...] = (), reader: str = "lines", fil
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.ocr_devfilms", description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print the full JSON (default: the totals)")
-    ap.add_argument("--set", default="dev", choices=("dev", "blind"), help="the development or the blind films")
+    ap.add_argument("--set", default="dev", choices=tuple(RESULTS), help="the development or a blind set's films")
     ap.add_argument("--films", nargs="*", default=[], help="only these films of the set")
     ap.add_argument("--reader", default="lines", choices=("lines", "page"), help="the OCR stage's reader")
     ap.add_argument("--cache", default="test-artifacts/devset", help="where the films are built and kept")

@@ -24,6 +24,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from memory.screen_text_words import without_stray_ends
+
 Box = tuple[int, int, int, int]  # left, top, right, bottom in the frame's pixels
 
 
@@ -325,6 +327,7 @@ def read_strips(strips: list[np.ndarray], config: ScreenTextConfig = ScreenTextC
             ws.pop(0)
         while ws and not _ALNUM.search(ws[-1][1]):
             ws.pop()
+        ws = without_stray_ends(ws)
         text = " ".join(w for _, w, _ in ws)
         conf = float(np.mean([c for _, _, c in ws])) if ws else 0.0
         ok = conf >= config.min_line_conf and _WORDY.search(text)

@@ -35,6 +35,10 @@ class RollConfig:
                             # the stretch it was found moving in (its lines enter and leave there)
     still_there: float = 0.5  # outside the stretch it was found moving in, a roll's line is where its motion
                               # brings it when its strokes correlate with the canvas's this well
+    register: float = 0.4     # a line's move between two samples measured by registering it with its
+                              # surroundings counts when the strokes correlate this well (`registered_roll`;
+                              # footage moving behind the letters keeps it well under 1)
+    register_scale: float = 1.0  # lines are registered at this fraction of the frame's resolution
 
 
 @dataclass(frozen=True)
@@ -135,9 +139,13 @@ def _weight(moves: list[Move]) -> int:
     return sum(min(a.chars, b.chars) for _, a, b in moves)
 
 
-def find_roll(found: list[list[FoundLine]], config: RollConfig = RollConfig()) -> Roll | None:
+def find_roll(found: list[list[FoundLine]], config: RollConfig = RollConfig(),
+              frames: list[np.ndarray] | None = None) -> Roll | None:
     """The credit roll in a run of samples, from the lines found in each (`find_lines`); None when no
-    lines move together at one speed."""
+    lines move together at one speed. With the samples' grey `frames`, a roll found so is measured again by
+    registering its lines from sample to sample (`registered_roll`) where that is sure: lines that move by
+    about a multiple of their spacing per sample pair with the wrong neighbours, a line's picture with its
+    surroundings does not."""
     moves = _moves(found, config)
     best: list[Move] = []
     for m in moves:
@@ -155,8 +163,58 @@ def find_roll(found: list[list[FoundLine]], config: RollConfig = RollConfig()) -
     if len(best) < config.min_moves or len({i for i, _, _ in best}) < config.min_pairs:
         return None
     light = sum(a.light for _, a, _ in best) * 2 >= len(best)
-    return Roll(min(i for i, _, _ in best), max(i for i, _, _ in best) + 1, _fitted_speed(best), light,
+    roll = Roll(min(i for i, _, _ in best), max(i for i, _, _ in best) + 1, _fitted_speed(best), light,
                 min(min(a.box[0], b.box[0]) for _, a, b in best), max(max(a.box[2], b.box[2]) for _, a, b in best))
+    if frames is not None:
+        roll = registered_roll(frames, moves, roll.light, config) or roll
+    return roll
+
+
+def register_band(a: np.ndarray, b: np.ndarray, band: Box, light: bool, scale: float = 1.0) -> tuple[float, float]:
+    """(vertical move, correlation) of the text in `band` of picture `a` to where it is in picture `b`, by
+    normalised correlation of their strokes (`ink`) over the band's columns. The band's whole picture is
+    registered (a line with what lies above and below it), so lines alike in size and spacing do not stand
+    in for each other; picture `b` is padded so a band that partly leaves it is still found."""
+    h = a.shape[0]
+    left, right = max(0, band[0]), min(a.shape[1], band[2])
+    tmpl = ink(a, (left, max(0, band[1]), right, min(h, band[3])), light)
+    m = max(4, (band[3] - band[1]) // 8)
+    wide = ink(b, (max(0, left - m), 0, min(b.shape[1], right + m), h), light)
+    if scale != 1.0:
+        tmpl, wide = (cv2.resize(x, (max(1, round(x.shape[1] * scale)), max(1, round(x.shape[0] * scale))),
+                                 interpolation=cv2.INTER_AREA) for x in (tmpl, wide))
+    if float(tmpl.std()) < 1.0 or tmpl.shape[1] > wide.shape[1]:
+        return 0.0, 0.0
+    pad = tmpl.shape[0]
+    wide = cv2.copyMakeBorder(wide, pad, pad, 0, 0, cv2.BORDER_CONSTANT, value=0.0)
+    res = cv2.matchTemplate(wide, tmpl, cv2.TM_CCOEFF_NORMED)
+    _, score, _, (_, y) = cv2.minMaxLoc(res)
+    return (y - pad) / scale - max(0, band[1]), float(score)
+
+
+def registered_roll(frames: list[np.ndarray], moves: list[Move], light: bool,
+                    config: RollConfig = RollConfig()) -> Roll | None:
+    """The roll by registration: each line that may have moved (`_moves`), with half a line height around
+    it, registered in the next sample (`register_band`); the move most of the sure registrations agree on
+    (weighted by their letters) is the roll's, and the lines that made it its stretch and columns. None
+    when too few agree."""
+    regs: list[tuple[int, FoundLine, float]] = []
+    for i, a in {(i, id(a)): (i, a) for i, a, _ in moves if a.light == light}.values():
+        left, top, right, bottom = a.box
+        h = bottom - top
+        dy, score = register_band(frames[i], frames[i + 1], (left - h, top - h // 2, right + h, bottom + h // 2),
+                                  light, config.register_scale)
+        if score >= config.register and config.min_speed * h <= abs(dy) < frames[i].shape[0] / 2:
+            regs.append((i, a, dy))
+    best: list[tuple[int, FoundLine, float]] = []
+    for _, a, dy in regs:
+        agree = [r for r in regs if abs(r[2] - dy) <= config.agree * (a.box[3] - a.box[1])]
+        if sum(r[1].chars for r in agree) > sum(r[1].chars for r in best):
+            best = agree
+    if len(best) < config.min_moves or len({i for i, _, _ in best}) < config.min_pairs:
+        return None
+    return Roll(min(i for i, _, _ in best), max(i for i, _, _ in best) + 1, float(np.median([r[2] for r in best])),
+                light, min(a.box[0] for _, a, _ in best), max(a.box[2] for _, a, _ in best))
 
 
 def canvas(frames: list[np.ndarray], roll: Roll) -> tuple[np.ndarray, np.ndarray]:
@@ -185,6 +243,26 @@ def _canvas_config(config: ScreenTextConfig, frame_h: int, canvas_h: int) -> Scr
                    max_char_frac=config.max_char_frac * ratio, max_lines=4 * config.max_lines)
 
 
+def roll_rows(lines: list[FoundLine], roll: Roll) -> list[FoundLine]:
+    """A roll's lines on its canvas as whole rows: pieces of one row (words the line search split where a
+    wide word gap or an outlined letter broke the chain) made one line, each as wide as the roll's
+    columns, so the crop holds the whole row however much of it the search found."""
+    rows: list[FoundLine] = []
+    for f in sorted(lines, key=lambda f: f.box[0]):
+        if f.box[2] <= roll.left or f.box[0] >= roll.right:
+            rows.append(f)  # footage beside the roll: `roll_lines` drops it
+            continue
+        for i, o in enumerate(rows):
+            (l1, t1, r1, b1), (l2, t2, r2, b2) = o.box, f.box
+            if o.light == f.light and min(b1, b2) - max(t1, t2) >= 0.5 * min(b1 - t1, b2 - t2) and r1 > roll.left:
+                rows[i] = FoundLine((l1, min(t1, t2), r1, max(b1, b2)), f.light, o.chars + f.chars)
+                break
+        else:
+            rows.append(FoundLine((min(f.box[0], roll.left), f.box[1], max(f.box[2], roll.right), f.box[3]),
+                                  f.light, f.chars))
+    return sorted(rows, key=lambda f: (f.box[1], f.box[0]))
+
+
 def _still_there(strokes: np.ndarray, g: np.ndarray, box: Box, light: bool, config: RollConfig) -> bool:
     """Whether a roll's line (its strokes on the canvas) is at `box` in a frame outside the stretch the roll
     was found moving in: it entered or went on rolling where the search did not pair its lines."""
@@ -201,7 +279,7 @@ def roll_lines(frames: list[np.ndarray], roll: Roll, config: ScreenTextConfig = 
     moving in, or where its strokes are found again)."""
     h = frames[0].shape[0]
     fused, cover = canvas(frames, roll)
-    lines = find_lines(fused, _canvas_config(config, h, fused.shape[0]), polarities=(roll.light,))
+    lines = roll_rows(find_lines(fused, _canvas_config(config, h, fused.shape[0]), polarities=(roll.light,)), roll)
     out = []
     for f in lines:
         left, top, right, bottom = f.box

@@ -37,6 +37,7 @@ from memory import screen_text
 from memory.screen_text import Box, FoundLine, ScreenTextConfig, best_reading, find_lines, grey, overlap, strips
 from memory.screen_text_fuse import fused_crops, lines_in_fused, with_fused
 from memory.screen_text_roll import Roll, RollConfig, find_roll, ink, moved_to, roll_lines, same_size
+from memory.screen_text_words import rejoined
 
 _WORDY = re.compile(r"[^\W_]{3,}")  # a line holds a word of three letters or digits at least
 
@@ -183,6 +184,7 @@ def _vote(readings: list[tuple[str, float]]) -> tuple[str, float, int]:
     whole = [(t, c) for t, c in said if c >= conf - 0.03 and is_piece(best, t)   # more letters, not spaces
              and len(_key(t).replace(" ", "")) >= letters + 2]
     best = max(whole, key=lambda tc: (tc[1], len(tc[0])))[0] if whole else best
+    best = rejoined(best, [t for t, _ in said])
     agree = [c for t, c in said if SequenceMatcher(None, best.lower(), t.lower()).ratio() >= 0.8 or is_piece(t, best)]
     return best, round(float(np.mean(agree)), 3), len(agree)
 
@@ -202,7 +204,11 @@ def _joins(upper: ScreenLine, lower: ScreenLine) -> bool:
     role ends in "by", "of", "from" or ":", or is only role words ("Music"), or is a short label in
     smaller type right above a short line (a credit's label over its name)."""
     words = upper.text.split()
-    role = bool(_WAITS.search(upper.text.strip())) or all(w.lower().strip(":,.") in _ROLE_WORDS for w in words)
+    role = all(w.lower().strip(":,.") in _ROLE_WORDS for w in words)
+    if upper.text.strip().endswith(":"):  # "Sound design:" waits for its name; "Camera Ilse Marchetti:" is a
+        role = role or len(words) <= 2    # whole credit whose letters' outline read as a colon
+    else:
+        role = role or bool(_WAITS.search(upper.text.strip()))
     (l1, t1, r1, b1), (l2, t2, r2, b2) = _boxes_together(upper, lower)
     label = b1 - t1 < 0.7 * (b2 - t2) and len(lower.text.split()) <= 4
     if not (role or label) or len(words) > 5:
@@ -302,7 +308,7 @@ def read_frames(frames: list[Image.Image | np.ndarray], config: ScreenTextConfig
         waiting = [t for t in open_ if t not in still and fi - t.last <= gap]
         done += [t for t in open_ if t not in still and t not in waiting]
         open_ = still + waiting
-    roll = find_roll(in_frame)
+    roll = find_roll(in_frame, frames=greys)
     if roll is not None:  # the roll's lines, followed by its motion, stand for the tracks that followed pieces
         rolled = _roll_tracks(greys, roll, votes, config, pending)
         done = rolled + [t for t in done + open_ if not _on_roll(t, rolled)]

@@ -1,0 +1,45 @@
+"""A line's words as tesseract read them, tidied: glyphs read from what lies beside the text dropped from the
+line's ends, and a word that a spurious space split joined again where another reading of the line has it
+whole. `memory.screen_text` tidies each strip's words, `memory.screen_text_shot` each line's vote."""
+from __future__ import annotations
+
+import re
+
+_STRAY_END = "~|_=-\u2014\u2013\\/<>[]{}^`*"  # an edge of the footage or a letter's cut outline, read at a word's end
+_LONE_LETTER = re.compile(r"[b-z]")          # one lowercase letter alone ("j"): not a word a line ends with
+
+
+def without_stray_ends(ws: list[tuple[int, str, float]]) -> list[tuple[int, str, float]]:
+    """A line's words without the glyphs tesseract reads from what lies beside the text: marks glued to the
+    line's first or last word ("Marchetti-~") and a lone lowercase letter at either end ("Park j")."""
+    ws = list(ws)
+    for end in (0, -1):
+        if len(ws) > 1 and _LONE_LETTER.fullmatch(ws[end][1]):
+            ws.pop(end)
+    if ws:
+        left, word, conf = ws[0]
+        ws[0] = (left, word.lstrip(_STRAY_END) or word, conf)
+        left, word, conf = ws[-1]
+        ws[-1] = (left, word.rstrip(_STRAY_END) or word, conf)
+    return ws
+
+
+def rejoined(text: str, others: list[str]) -> str:
+    """`text` with the words a spurious space split ("Li ndg ren") joined where another reading of the
+    same line has the joined word ("Lindgren"): a gap inside a word that a frame's footage or a wide
+    kerning opened is not in every reading."""
+    seen = {w.lower() for o in others for w in re.findall(r"[^\W_][\w'-]*", o)}
+    words = text.split()
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        for j in range(min(len(words), i + 4), i + 1, -1):  # the longest run of pieces that makes a word
+            joined = "".join(words[i:j])
+            if joined.lower() in seen and not all(w.lower() in seen and len(w) > 2 for w in words[i:j]):
+                out.append(joined)
+                i = j
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return " ".join(out)
