@@ -49,6 +49,8 @@ class AnswerConfig:
     floor: float = 0.55          # an answer scoring below this does not answer the question
     title_weight: float = 1.0    # added to the opening title card when the question asks what the video is
                                  # called, and to a licence notice when it asks how the video may be used
+    intro_weight: float = 0.3    # added to a name card or a self-introduction when the question asks who a
+                                 # person the video describes is ("who is the scientist interviewed")
     max_chars: int = 380         # the longest answer text: a lead and a span before the longest quote
     max_leads: int = 2           # lines of the kind asked ("every month", a licence) searched at first
     lead_margin: float = 0.15    # ... when they score at least the floor less this (a lead is a place to look)
@@ -90,7 +92,7 @@ class Ranker:
     """Ranks candidate quotes for one question (its vector and kind computed once)."""
 
     def __init__(self, question: str, embed: Embed, config: AnswerConfig = AnswerConfig(),
-                 video_lines: Sequence[str] = (), host: Line | None = None) -> None:
+                 video_lines: Sequence[str] = (), host: Line | None = None, credited: bool = False) -> None:
         self.question, self.embed, self.config = question, embed, config
         self.kind = at.answer_type(question)
         self.title = at.asks_title(question)
@@ -98,6 +100,7 @@ class Ranker:
         self.host = host if credits.asks_host(question) else None
         # "who filmed it", "who is the reporter": a credit of that role answers, when the video has one
         self.credit = credits.asks_credit(question) and self.host is None
+
         self._counted = at.counted(question)  # what a "how many" question counts
         cue = quantity.cue_words(question) if self.kind == at.NUMBER else set()
         self.terms = " ".join(t for t in textmatch.key_terms(question) if t not in cue)
@@ -109,6 +112,11 @@ class Ranker:
         self.rare = 0.0
         if video_lines and at.scans(question):
             self.rare = 1.0 - sum(at.has_answer(self.kind, t, question) for t in video_lines) / len(video_lines)
+        # "who is the scientist": someone the video introduces, when the question describes them only by words
+        # the video never says (else its words find them) and no credit names the role (`credited`)
+        self.identity = credits.asks_identity(question) and not credited and self.weights is not None and all(
+            self.weights.get(t, 1.0) >= 1.0 for t in textmatch.content_tokens(self.terms, drop_meta=True)
+            if t not in credits.WORK_WORDS)
         self._q = embed([question])[0]
 
     def score_texts(self, texts: Sequence[str], sims: Sequence[float] | None = None,
@@ -166,6 +174,8 @@ class Ranker:
             return c.title_weight if self.host in run and (self.kind != at.ROLE or self._card(run)) else 0.0
         if self.credit and credits.credited(self.question, quote(run)):  # "Camera ..." for "who filmed it"
             return c.title_weight
+        if self.identity and any(credits.introduced(ln.text, ln.source == SPEECH) for ln in run):
+            return c.intro_weight
         if self.kind == at.RIGHTS:  # "can I reuse it?": a licence notice answers, whatever its words
             return c.title_weight if at.has_answer(at.RIGHTS, quote(run)) else 0.0
         if textmatch.wants_screen(self.question):

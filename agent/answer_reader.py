@@ -82,8 +82,10 @@ class Reader:
         if self._ranker is None:  # MiniLM loads on the first answer read, not when the session opens
             said, shown = self._whole_video()
             texts = [ln.text for ln in said] + [str(r["text"]) for r in shown]
-            host = self.host() if credits.asks_host(self.question) and not self.credited() else None
-            self._ranker = Ranker(self.question, self._embed or minilm(self.library), self.config, texts, host)
+            credited = bool(self.credited())
+            host = self.host() if credits.asks_host(self.question) and not credited else None
+            self._ranker = Ranker(self.question, self._embed or minilm(self.library), self.config, texts, host,
+                                  credited)
         return self._ranker
 
     def credited(self) -> list[Line]:
@@ -108,8 +110,15 @@ class Reader:
             self._leads = []
             if self.ranker.host is not None:  # who the video is by: where it introduces them
                 self._leads = [(self.ranker.host.start_s, self.ranker.host.end_s)]
-            elif self.ranker.credit:  # "who filmed it": the credits of that role
+            elif self.ranker.credit and self.credited():  # "who filmed it": the credits of that role
                 self._leads = [(ln.start_s, ln.end_s) for ln in self.credited()[: self.config.max_leads]]
+            elif self.ranker.identity:  # "who is the scientist": the people the video introduces, best first
+                said, shown = self._whole_video()
+                intros = [ln for ln in said if credits.introduced(ln.text, spoken=True)] + \
+                    [ln for ln in screen_lines(shown) if credits.introduced(ln.text, spoken=False)]
+                scores, _ = self.ranker.score_texts([ln.text for ln in intros])
+                best = sorted(zip(scores.tolist(), intros), key=lambda x: -x[0])[: self.config.max_leads]
+                self._leads = [(ln.start_s, ln.end_s) for _, ln in best]
             elif answer_type.scans(self.question):
                 said, shown = self._whole_video()
                 whole = said + screen_lines(shown)

@@ -99,6 +99,20 @@ def asks_host(question: str) -> bool:
     return not rest
 
 
+# Words for the video itself: "the scientist interviewed in the film" describes the scientist, not the film.
+WORK_WORDS = frozenset("film video footage documentary clip episode programme program report vlog".split())
+_IDENTITY_Q = re.compile(r"^\s*who(?:'s|\s+is|\s+was|\s+are)\s+(?:the|this|that|a|an)\s+\w+"
+                         r"|\bwhat(?:'s|\s+is|\s+was)\s+the\s+[\w']+(?:\s+[\w']+)?\s+name\b|\bname of the\b")
+
+
+def asks_identity(question: str) -> bool:
+    """Whether the question asks who someone the video describes is ("who is the scientist interviewed",
+    "what's the guide's name"), rather than who did something or held a credit: the people the video
+    introduces (name cards, "my name is ...") are the likely answers."""
+    return at.answer_type(question) == at.PERSON and bool(_IDENTITY_Q.search(question.lower())) \
+        and not asks_host(question)
+
+
 def introduced(text: str, spoken: bool) -> str:
     """The person a line introduces: a name said after "I'm" or "my name is", or a screen line that is a
     name alone (a lower third); "" when none."""

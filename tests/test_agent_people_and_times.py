@@ -132,3 +132,24 @@ def test_a_price_of_something_the_video_never_names_is_not_answered(tmp_path) ->
     """The board prices boat hire; a coffee is never mentioned, so no price on the board answers."""
     final = _trip(tmp_path, "How much was a coffee at the café?")
     assert final.status != "answered" and not final.text.removeprefix("Unverified: ").startswith(("6.50", "3.20"))
+
+
+COAST = [Row(5, 11, "This stretch of coast is where the grey seals come to have their pups every autumn."),
+         Row(20, 26, "Hello, I'm Elif Yarrow, and I've been counting the seals on this beach for eleven years."),
+         Row(27, 33, "This year we counted over two hundred pups, a record for the colony."),
+         Row(60, 66, "Filming on the north shore was only possible at low tide.")]
+COAST_CARDS = [Row(1, 4, "Pup Season"), Row(20, 26, "Elif Yarrow"), Row(20, 26, "Marine Biologist, Coastwatch"),
+               Row(90, 94, "Narrated by Sam Okoro")]
+
+
+def test_who_a_described_person_is_is_answered_by_whom_the_video_introduces(tmp_path) -> None:
+    """"Scientist" and "interviewed" are nowhere in the video: the person it introduces (a name card and
+    "I'm ...") answers, not the narrator's credit or a line sharing the word "film"."""
+    final = answer(tmp_path, "Who is the scientist they interviewed in the film?", COAST, COAST_CARDS, 100.0)
+    assert final.status == "answered" and "Elif Yarrow" in final.text and final.citations[0]["start_s"] == 20.0
+
+
+def test_a_described_person_the_video_does_not_show_is_not_answered_by_whoever_it_introduces(tmp_path) -> None:
+    """The video talks about the seals but never about a chairman: its scientist is not the answer."""
+    final = answer(tmp_path, "Who is the chairman of the seal trust?", COAST, COAST_CARDS, 100.0)
+    assert not (final.status == "answered" and "Elif Yarrow" in final.text)
