@@ -92,7 +92,8 @@ class Ranker:
     """Ranks candidate quotes for one question (its vector and kind computed once)."""
 
     def __init__(self, question: str, embed: Embed, config: AnswerConfig = AnswerConfig(),
-                 video_lines: Sequence[str] = (), host: Line | None = None, credited: bool = False) -> None:
+                 video_lines: Sequence[str] = (), host: Line | None = None, credited: bool = False,
+                 intros: frozenset[Line] = frozenset()) -> None:
         self.question, self.embed, self.config = question, embed, config
         self.kind = at.answer_type(question)
         self.title = at.asks_title(question)
@@ -117,6 +118,7 @@ class Ranker:
         self.identity = credits.asks_identity(question) and not credited and self.weights is not None and all(
             self.weights.get(t, 1.0) >= 1.0 for t in textmatch.content_tokens(self.terms, drop_meta=True)
             if t not in credits.WORK_WORDS)
+        self.intros = intros  # the video's lines introducing a person (`credits.introductions`)
         self._q = embed([question])[0]
 
     def score_texts(self, texts: Sequence[str], sims: Sequence[float] | None = None,
@@ -174,7 +176,7 @@ class Ranker:
             return c.title_weight if self.host in run and (self.kind != at.ROLE or self._card(run)) else 0.0
         if self.credit and credits.credited(self.question, quote(run)):  # "Camera ..." for "who filmed it"
             return c.title_weight
-        if self.identity and any(credits.introduced(ln.text, ln.source == SPEECH) for ln in run):
+        if self.identity and any(ln in self.intros for ln in run):
             return c.intro_weight
         if self.kind == at.RIGHTS:  # "can I reuse it?": a licence notice answers, whatever its words
             return c.title_weight if at.has_answer(at.RIGHTS, quote(run)) else 0.0

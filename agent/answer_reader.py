@@ -67,6 +67,7 @@ class Reader:
         self._ranker: Ranker | None = None
         self._cache: dict[tuple[str, ...], list[Proposal]] = {}
         self._leads: list[Span] | None = None
+        self._intros: list[Line] | None = None
         self._video: tuple[list[Line], list[dict]] | None = None
         self.rejected: set[tuple[Span, ...]] = set()   # spans of lines of answers the check refused
 
@@ -85,7 +86,7 @@ class Reader:
             credited = bool(self.credited())
             host = self.host() if credits.asks_host(self.question) and not credited else None
             self._ranker = Ranker(self.question, self._embed or minilm(self.library), self.config, texts, host,
-                                  credited)
+                                  credited, frozenset(self.introductions()))
         return self._ranker
 
     def credited(self) -> list[Line]:
@@ -95,12 +96,16 @@ class Reader:
         said, shown = self._whole_video()
         return [ln for ln in screen_lines(shown) + said if credits.credited(self.question, ln.text)]
 
+    def introductions(self) -> list[Line]:
+        """The lines introducing a person ("Hi, I'm ...", a name card), read from the whole video once."""
+        if self._intros is None:
+            said, shown = self._whole_video()
+            self._intros = credits.introductions(said, screen_lines(shown))
+        return self._intros
+
     def host(self) -> Line | None:
-        """The first line introducing a person ("Hi, I'm ...", a name card): the video's host or speaker."""
-        said, shown = self._whole_video()
-        found = [ln for ln in said if credits.introduced(ln.text, spoken=True)] + \
-            [ln for ln in screen_lines(shown) if credits.introduced(ln.text, spoken=False)]
-        return min(found, key=lambda ln: ln.start_s, default=None)
+        """The first line introducing a person: the video's host or speaker."""
+        return min(self.introductions(), key=lambda ln: ln.start_s, default=None)
 
     def leads(self) -> list[Span]:
         """Where in the whole video the lines holding this question's kind of answer score best (a licence
@@ -113,9 +118,7 @@ class Reader:
             elif self.ranker.credit and self.credited():  # "who filmed it": the credits of that role
                 self._leads = [(ln.start_s, ln.end_s) for ln in self.credited()[: self.config.max_leads]]
             elif self.ranker.identity:  # "who is the scientist": the people the video introduces, best first
-                said, shown = self._whole_video()
-                intros = [ln for ln in said if credits.introduced(ln.text, spoken=True)] + \
-                    [ln for ln in screen_lines(shown) if credits.introduced(ln.text, spoken=False)]
+                intros = self.introductions()
                 scores, _ = self.ranker.score_texts([ln.text for ln in intros])
                 best = sorted(zip(scores.tolist(), intros), key=lambda x: -x[0])[: self.config.max_leads]
                 self._leads = [(ln.start_s, ln.end_s) for _, ln in best]

@@ -11,6 +11,7 @@ import re
 
 from agent import answer_type as at
 from agent import textmatch
+from agent.evidence import Line
 
 # A role asked by a verb or a noun, and the words credits print it with (prefixes of a credit's words).
 _CREDIT_ROLES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple((re.compile(r"\b(" + asks + r")\b"), prints)
@@ -105,12 +106,27 @@ _IDENTITY_Q = re.compile(r"^\s*who(?:'s|\s+is|\s+was|\s+are)\s+(?:the|this|that|
                          r"|\bwhat(?:'s|\s+is|\s+was)\s+the\s+[\w']+(?:\s+[\w']+)?\s+name\b|\bname of the\b")
 
 
+# The person asked about is in the video, not only spoken of ("the warden" she mentions may never appear).
+_APPEARS_Q = re.compile(r"\b(interview\w*|speak\w*|talk\w*|guest|expert|we meet|on camera|appears?|featured|"
+                        r"in (the|this) (film|video|clip|report|documentary|episode|vlog))\b")
+
+
 def asks_identity(question: str) -> bool:
-    """Whether the question asks who someone the video describes is ("who is the scientist interviewed",
-    "what's the guide's name"), rather than who did something or held a credit: the people the video
-    introduces (name cards, "my name is ...") are the likely answers."""
-    return at.answer_type(question) == at.PERSON and bool(_IDENTITY_Q.search(question.lower())) \
+    """Whether the question asks who someone the video shows is ("who is the scientist interviewed in the
+    film", "what's the name of the expert they talk to"), rather than who did something, held a credit or
+    was only spoken of: the people the video introduces (name cards, "my name is ...") are the answers."""
+    q = question.lower()
+    return at.answer_type(question) == at.PERSON and bool(_IDENTITY_Q.search(q)) and bool(_APPEARS_Q.search(q)) \
         and not asks_host(question)
+
+
+def introductions(said: list[Line], shown: list[Line]) -> list[Line]:
+    """The lines introducing a person: a sentence saying "I'm ..." or "my name is ...", and a name alone on a
+    card of one or two lines (a lower third; a name in a list of places on a route card is no one)."""
+    def card(ln: Line) -> int:
+        return sum(abs(o.start_s - ln.start_s) <= 1.0 and abs(o.end_s - ln.end_s) <= 1.0 for o in shown)
+    return [ln for ln in said if introduced(ln.text, spoken=True)] + \
+        [ln for ln in shown if introduced(ln.text, spoken=False) and card(ln) <= 2]
 
 
 def introduced(text: str, spoken: bool) -> str:

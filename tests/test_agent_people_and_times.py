@@ -153,3 +153,14 @@ def test_a_described_person_the_video_does_not_show_is_not_answered_by_whoever_i
     """The video talks about the seals but never about a chairman: its scientist is not the answer."""
     final = answer(tmp_path, "Who is the chairman of the seal trust?", COAST, COAST_CARDS, 100.0)
     assert not (final.status == "answered" and "Elif Yarrow" in final.text)
+
+
+def test_a_name_on_a_route_card_introduces_no_one() -> None:
+    """A lower third of one or two lines introduces its name; a list of stops ("Seal Cove") does not."""
+    from agent.evidence import Line
+    shown = [Line(5, 10, "Priya Lindqvist", "screen"), Line(5, 10, "Travel writer, Slow Miles", "screen"),
+             Line(44, 51, "Harbour to the old lighthouse", "screen"), Line(44, 51, "Seal Cove", "screen"),
+             Line(44, 51, "Back down to the quay", "screen")]
+    said = [Line(60, 66, "Hi, I'm Gordon Pryce, and I've run the boat hire here.", "speech"),
+            Line(70, 74, "I'm really glad we came.", "speech")]
+    assert [ln.text for ln in credits.introductions(said, shown)] == [said[0].text, "Priya Lindqvist"]
