@@ -62,7 +62,8 @@ town street road avenue route station company transit media arts family communit
 institute museum library park district council ministry department agency studio studios films productions
 commons creative attribution licence license
 lane square place bridge market hall house garden gardens harbour harbor port bay beach island river lake hill
-valley north south east west episode chapter part level exit room table locker aisle tip""".split()) | _ROLES
+valley north south east west episode chapter part level exit room table locker aisle tip academy gazette herald
+observatory association club radio network charity cove quay pier lighthouse church chapel abbey castle cathedral""".split()) | _ROLES
 
 _PERSON_Q = re.compile(r"^\s*(who|whom|whose)\b|\b(who|whom)\s+(is|was|did|does|directed|made|wrote)\b"
                        r"|\bwhat(?:'s| is| was)\s+(?:the\s+)?(?:[\w']+\s+)?name\b|\bname of the (?:\w+\s+)?"

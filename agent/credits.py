@@ -30,7 +30,8 @@ _CREDIT_ROLES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple((re.c
 ))
 # Words that make a credited run of capitals an organisation ("Graphics by Halden Studios").
 _ORGS = frozenset("""university college school council foundation fund trust bank society hospital company media arts
-studio studios films productions pictures records ltd inc council ministry department agency""".split())
+studio studios films productions pictures records ltd inc council ministry department agency academy post times
+gazette herald observatory association club radio network group charity""".split())
 # Words for the person a video is by or about, when the question names nobody else.
 _HOST = frozenset("""vlogger youtuber presenter host speaker narrator lecturer creator interviewer reporter guide
 she he her his him woman man lady guy person giving talking speaking presenting narrating hosting doing making
@@ -71,6 +72,8 @@ def credited(question: str, text: str) -> str:
         return ""
     found = []
     for name in at.names(text):
+        if text[: text.find(name)].rstrip().endswith(","):  # "Reporter, Wexbury Evening Post": a job and where
+            continue                                          # (a lower third's second line), not a credit
         before = textmatch.words(text[: text.find(name)])[-3:] + textmatch.words(name)[:2]
         person = at.people(name) or _credited_name(name)
         if person and (before[-3:-2] == ["by"] or any(w.startswith(p) for p in wanted for w in before)):
@@ -85,7 +88,8 @@ def _credited_name(run: str) -> list[str]:
     while words and at.is_role_word(words[0]):
         words = words[1:]
     low = {w.lower().strip(",.'’") for w in words}
-    return [" ".join(words)] if 2 <= len(words) <= 4 and not low & _ORGS else []
+    return [" ".join(words)] if 2 <= len(words) <= 4 and not low & _ORGS \
+        and not any(at.is_role_word(w) for w in words) else []  # "Physics Teacher" is a job
 
 
 def asks_host(question: str) -> bool:

@@ -164,3 +164,12 @@ def test_a_name_on_a_route_card_introduces_no_one() -> None:
     said = [Line(60, 66, "Hi, I'm Gordon Pryce, and I've run the boat hire here.", "speech"),
             Line(70, 74, "I'm really glad we came.", "speech")]
     assert [ln.text for ln in credits.introductions(said, shown)] == [said[0].text, "Priya Lindqvist"]
+
+
+def test_a_job_line_names_no_one_the_card_s_name_line_does(tmp_path) -> None:
+    """A lower third's "Physics Teacher, Wexbury Academy" is a job and a school; the name is the line above."""
+    speech = [Row(20, 26, "In the daytime I teach physics at the school down the road.")]
+    cards = [Row(20, 25, "Sam Okoro"), Row(20, 25, "Physics Teacher, Wexbury Academy")]
+    assert credits.credited("who's the physics teacher", "Physics Teacher, Wexbury Academy") == ""
+    final = answer(tmp_path, "who's the physics teacher", speech, cards, 60.0)
+    assert final.status == "answered" and final.text.startswith("Sam Okoro")
