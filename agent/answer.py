@@ -191,8 +191,8 @@ class Ranker:
     def _card(self, run: tuple[Line, ...]) -> list[Line]:
         """The run's other lines of the host's name card (shown over the same span), not names themselves."""
         h = self.host
-        return [ln for ln in run if h is not None and ln != h and ln.source == SCREEN
-                and not credits.introduced(ln.text, spoken=False) and abs(ln.start_s - h.start_s) <= 1.0 and abs(ln.end_s - h.end_s) <= 1.0]
+        return [ln for ln in run if h is not None and ln != h and ln.source == SCREEN and credits.same_card(ln, h)
+                and not credits.introduced(ln.text, spoken=False)]
 
     def _captioned(self, run: tuple[Line, ...], lines: list[Line]) -> tuple[Line, ...]:
         """The speech a card naming a person captions, when the question asks who someone is or what they do:

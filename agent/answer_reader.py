@@ -68,6 +68,7 @@ class Reader:
         self._cache: dict[tuple[str, ...], list[Proposal]] = {}
         self._leads: list[Span] | None = None
         self._intros: list[Line] | None = None
+        self._credited: list[Line] | None = None
         self._video: tuple[list[Line], list[dict]] | None = None
         self.rejected: set[tuple[Span, ...]] = set()   # spans of lines of answers the check refused
 
@@ -85,16 +86,20 @@ class Reader:
             texts = [ln.text for ln in said] + [str(r["text"]) for r in shown]
             credited = bool(self.credited())
             host = self.host() if credits.asks_host(self.question) and not credited else None
+            intros = frozenset(self.introductions()) if credits.asks_identity(self.question) else frozenset()
             self._ranker = Ranker(self.question, self._embed or minilm(self.library), self.config, texts, host,
-                                  credited, frozenset(self.introductions()))
+                                  credited, intros)
         return self._ranker
 
     def credited(self) -> list[Line]:
-        """The lines crediting the role the question asks about ("Camera ..." for "who filmed it")."""
-        if not credits.asks_credit(self.question):
-            return []
-        said, shown = self._whole_video()
-        return [ln for ln in screen_lines(shown) + said if credits.credited(self.question, ln.text)]
+        """The lines crediting the role the question asks about ("Camera ..." for "who filmed it"), read from
+        the whole video once."""
+        if self._credited is None:
+            self._credited = []
+            if credits.asks_credit(self.question):
+                said, shown = self._whole_video()
+                self._credited = [ln for ln in screen_lines(shown) + said if credits.credited(self.question, ln.text)]
+        return self._credited
 
     def introductions(self) -> list[Line]:
         """The lines introducing a person ("Hi, I'm ...", a name card), read from the whole video once."""
@@ -118,22 +123,23 @@ class Reader:
             elif self.ranker.credit and self.credited():  # "who filmed it": the credits of that role
                 self._leads = [(ln.start_s, ln.end_s) for ln in self.credited()[: self.config.max_leads]]
             elif self.ranker.identity:  # "who is the scientist": the people the video introduces, best first
-                intros = self.introductions()
-                scores, _ = self.ranker.score_texts([ln.text for ln in intros])
-                best = sorted(zip(scores.tolist(), intros), key=lambda x: -x[0])[: self.config.max_leads]
-                self._leads = [(ln.start_s, ln.end_s) for _, ln in best]
+                self._leads = [(ln.start_s, ln.end_s) for _, ln in self._best(self.introductions())]
             elif answer_type.scans(self.question):
                 said, shown = self._whole_video()
                 whole = said + screen_lines(shown)
                 typed = [ln for ln in whole if answer_type.has_answer(self.ranker.kind, ln.text, self.question)]
                 if len(typed) > self.config.max_scan:  # a long video: those sharing most of the question's words
                     typed.sort(key=lambda ln: -textmatch.coverage(self.ranker.terms, ln.text, fuzzy=True))
-                scores, _ = self.ranker.score_texts([ln.text for ln in typed[: self.config.max_scan]])
-                best = sorted(zip(scores.tolist(), typed), key=lambda x: -x[0])[: self.config.max_leads]
+                best = self._best(typed[: self.config.max_scan])
                 notice = self.ranker.kind == answer_type.RIGHTS  # a licence line is the answer, however worded
                 self._leads = [(ln.start_s, ln.end_s) for score, ln in best
                                if notice or score >= self.config.floor - self.config.lead_margin]
         return self._leads
+
+    def _best(self, lines: list[Line]) -> list[tuple[float, Line]]:
+        """The `max_leads` lines answering best by the ranking's measure, with their scores."""
+        scores, _ = self.ranker.score_texts([ln.text for ln in lines])
+        return sorted(zip(scores.tolist(), lines), key=lambda x: -x[0])[: self.config.max_leads]
 
     def read(self, hs: Sequence[Hypothesis]) -> list[Proposal]:
         """The candidate answers around these moments, best first, one per run of lines."""

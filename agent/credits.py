@@ -8,6 +8,7 @@ model; every name returned is a substring of a memory line.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from agent import answer_type as at
 from agent import textmatch
@@ -42,6 +43,7 @@ _HOST_Q = re.compile(r"\b(vlogger|youtuber|presenter|host|speaker|narrator|lectu
 _INTRODUCES = re.compile(r"\b(?i:i'm|i am|my name is|my name's|name's)\s+((?:[A-Z][\w'’-]+\s?){1,3})")
 
 
+@lru_cache(maxsize=64)  # asked once per line scored, of one question
 def roles(question: str) -> tuple[str, ...]:
     """Prefixes of the credit words that print the role the question asks about ("who filmed it" ->
     camera, cinematograph, ...; "the narrator" -> narrat), none when it asks no role."""
@@ -67,9 +69,9 @@ def credited(question: str, text: str) -> str:
     """The name the text credits with the role asked ("Graphics Bo-Young Park" -> "Bo-Young Park"; "Music: Low
     Tide by Ada Brook" -> "Ada Brook"; of several credits on one line, the one after the role's word), "" when
     it credits none."""
-    wanted = roles(question)
-    if not any(t.startswith(p) for p in wanted for t in textmatch.words(text)):
+    if not role_named(question, text):
         return ""
+    wanted = roles(question)
     found = []
     for name in at.names(text):
         if text[: text.find(name)].rstrip().endswith(","):  # "Reporter, Wexbury Evening Post": a job and where
@@ -127,10 +129,13 @@ def asks_identity(question: str) -> bool:
 def introductions(said: list[Line], shown: list[Line]) -> list[Line]:
     """The lines introducing a person: a sentence saying "I'm ..." or "my name is ...", and a name alone on a
     card of one or two lines (a lower third; a name in a list of places on a route card is no one)."""
-    def card(ln: Line) -> int:
-        return sum(abs(o.start_s - ln.start_s) <= 1.0 and abs(o.end_s - ln.end_s) <= 1.0 for o in shown)
     return [ln for ln in said if introduced(ln.text, spoken=True)] + \
-        [ln for ln in shown if introduced(ln.text, spoken=False) and card(ln) <= 2]
+        [ln for ln in shown if introduced(ln.text, spoken=False) and sum(same_card(ln, o) for o in shown) <= 2]
+
+
+def same_card(a: Line, b: Line) -> bool:
+    """Whether two screen lines are shown together, as the lines of one card are (within a second)."""
+    return abs(a.start_s - b.start_s) <= 1.0 and abs(a.end_s - b.end_s) <= 1.0
 
 
 def introduced(text: str, spoken: bool) -> str:

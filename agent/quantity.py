@@ -8,6 +8,7 @@ or by a phrase that is the answer by itself ("every other Saturday", "half past 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from agent import textmatch
 
@@ -106,6 +107,8 @@ _MEASURES = re.compile(r"^(seconds?|minutes?|hours?|days?|weeks?|months?|years?|
                        r"kilomet\w*|km|miles?|met(er|re)s?|kilos?|kilograms?|grams?|tonnes?|tons?|percent|per|"
                        r"degrees?|feet|foot|inch(es)?|pounds?|euros?|dollars?|pence|quid)$")
 
+# A number and the one or two words after it: what it counts ("11 seals") or measures ("90 million litres").
+_COUNT = re.compile(r"(?:\d[\d,.]*|\b(?:" + "|".join(WORD_NUM) + r"))[\s-]+(\w+)(?:\s+(\w+))?", re.I)
 NUMBER_Q = re.compile(r"\b(how (many|much|long|far|big|old|often|frequently|regularly|fast|quick|quickly|high|tall|"
                       r"large|cool|cold|hot|warm|early|late|close|near|deep|wide)|(what|which) (year|date|day|night|"
                       r"evening|month|time|age|percentage|proportion|share|fraction|portion|decade)|when)\b|\bcost\b|\bprices?\b"
@@ -116,14 +119,15 @@ _NUM_SPAN = re.compile(r"(?:\b(?:about|over|up to|more than|almost|nearly)\s+)?(
                        r"(?:[\s-]+(?:(?:of\s+)?" + _MONTH + r"|\d[\d,.]*|[a-z]+))?(?:,?\s+\d{4})?", re.IGNORECASE)
 
 
-def units(question: str) -> list[re.Pattern[str]]:
+@lru_cache(maxsize=64)  # asked once per line scored, of one question
+def units(question: str) -> tuple[re.Pattern[str], ...]:
     """The units the question's answer carries (none: any number). A clock time or a date asked for is
     not answered by any word for a time ("today" does not say when the last ferry goes)."""
     q = question.lower()
     found = [unit for asks, unit in _UNITS if asks.search(q)]
     if _CLOCK_Q.search(q) or _DATE in found:
         found = [u for u in found if u is not _WHEN]
-    return list(dict.fromkeys(found))
+    return tuple(dict.fromkeys(found))
 
 
 def cue_words(question: str) -> set[str]:
@@ -193,7 +197,7 @@ def holds(question: str, text: str, counted: list[str]) -> bool:
     if wanted:  # a word alone ("every Tuesday"), else a number carrying the unit in its clause ("three evenings")
         return any(unit.search(text) for unit in wanted if unit in _DATES) or bool(number_spans(question, text))
     if "how many" in question.lower():  # a count: a number followed by things, not a measure ("ten years ago")
-        for m in re.finditer(r"(?:\d[\d,.]*|\b(?:" + "|".join(WORD_NUM) + r"))[\s-]+(\w+)(?:\s+(\w+))?", text, re.I):
+        for m in _COUNT.finditer(text):
             things = [w.lower() for w in m.groups() if w]
             if things[0] in textmatch.STOP:  # "a minute and a half on each side" counts nothing
                 continue
