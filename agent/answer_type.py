@@ -11,8 +11,8 @@ import re
 
 from agent import quantity, textmatch
 
-PERSON, ROLE, NUMBER, PLACE, ENTITY, REASON, RIGHTS, THING = ("person", "role", "number", "place", "entity", "reason",
-                                                             "rights", "thing")
+PERSON, ROLE, NUMBER, PLACE, ENTITY, REASON, RIGHTS, WEB, THING = ("person", "role", "number", "place", "entity",
+                                                                  "reason", "rights", "web", "thing")
 # "Can I reuse this footage?", "what licence is it under?": the answer is a licence or copyright notice,
 # usually an end card whose words share nothing with the question's.
 _USE = r"(share|reuse|use|copy|remix|edit|cut|upload|post|publish|distribute|show)"
@@ -23,6 +23,18 @@ _RIGHTS_Q = re.compile(r"\b(licen[cs]e[ds]?|copyright\w*|rights|re-?use|re-?shar
                        + r"|\b" + _THIS_WORK + r"\b.*\b" + _USE + r")\b")
 _RIGHTS = re.compile(r"licen[cs]e|copyright|©|\(c\)|all rights reserved|creative commons|\bcc[\s-]?(by|0|o|zero)\b|"
                      r"public domain|attribution|share[\s-]?alike|non-?commercial|no-?deriv", re.I)
+# "Website?", "where can I find out more?": a web address answers, usually an end card sharing no word with it.
+_WEB_Q = re.compile(r"\b(websites?|web ?(site|address|page)|url|home ?page|online)\b|\bwhere (can|could|do) (i|we|you) "
+                    r"(find|read|learn|get|see) (out )?more\b")
+URL = re.compile(r"\b(?:https?://|www\.)\S+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|co\.uk|org\.uk|ac\.uk|"
+                 r"gov\.uk|uk|io|edu|gov|info|tv|eu|de|fr|ca|au|nz|ie)\b(?:/\S*)?", re.I)
+# Kinds answered by a notice, whatever its words: a licence, a web address.
+NOTICES = (RIGHTS, WEB)
+# "What brand of adhesive", "which shop": a thing's own name answers, not a line that only describes it.
+_NAMED_Q = re.compile(r"\b(which|what)(?:'s| is| was)?\s+(?:the\s+|their\s+|its\s+|her\s+|his\s+)?(brand|make|manufacturer|"
+                      r"company|firm|shop|store|supplier|label|channel|band|restaurant|cafe|café|pub|hotel|school|"
+                      r"model)\b|\b(name of the|called)\b.*\b(channel|brand|company|shop|store|band)\b"
+                      r"|\b(channel|brand|company|shop|store|band)\b.*\bcalled\b")
 # "Who are the regulars?" asks for a group ("nurses and bakers"), not for a person's name.
 _GROUP_Q = re.compile(r"^\s*who\s+(are|were)\b")
 # "When does she mention the lighthouse?", "at what point do we see the seals?": the moment of the video is the
@@ -32,7 +44,7 @@ _MOMENT_Q = re.compile(r"^\s*when (do|does|did|is|are|can)\b.*\b(mention\w*|say|
                        r"|\bat what (point|moment|stage)\b|\b(where|when|what point|which part) in the (video|clip|film)\b"
                        r"|\bhow far into\b|\btimestamp\b|\bat what (time|minute) (in|of) the (video|clip|film)\b")
 # Kinds whose answer must hold the cue: a number question is not answered by a line without that number.
-REQUIRED = (NUMBER, PERSON, RIGHTS)
+REQUIRED = (NUMBER, PERSON, RIGHTS, WEB, PLACE)
 # Words that refer to a person without naming one: "the coach told a long story" answers "who".
 _PERSON_NOUNS = frozenset("""man woman men women boy girl child children kid kids baby friend friends sister brother
 mother father mum mom dad parents uncle aunt grandmother grandfather grandma grandpa granddad neighbour neighbor
@@ -94,9 +106,17 @@ NOT_NAME_START = {"i", "i'm", "im", "hello", "hi", "good", "my", "we", "our", "a
 
 
 TITLE_S = 20.0  # a card shown in the video's first seconds is its title card
+# "What's the channel called?": vloggers greet with it ("Welcome back to Muddy Boots"); the episode's title is not it.
+_CHANNEL_Q = re.compile(r"\b(channel|podcast)\b|\b(show|series|vlog)\b.*\b(called|name)\b|\b(called|name)\b.*\b(show|series|vlog)\b")
+WELCOME = re.compile(r"\b(?i:welcome(?: back)? to|you're watching|you are watching)\s+(?:the\s+)?([A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*){0,3})")
 _TITLE_Q = re.compile(r"\b(called|title|titled|name)\b")
-_WORK = re.compile(r"\b(show|film|video|vlog|documentary|programme|program|series|episode|movie|report|clip|channel|"
+_WORK = re.compile(r"\b(show|film|video|vlog|documentary|programme|program|series|episode|movie|report|clip|"
                    r"talk|lecture|presentation|podcast|tutorial|lesson|webinar)\b")
+
+
+def asks_channel(question: str) -> bool:
+    """Whether the question asks the name of the channel or show the video belongs to."""
+    return bool(_CHANNEL_Q.search(question.lower())) and answer_type(question) in (ENTITY, THING)
 
 
 def asks_title(question: str) -> bool:
@@ -117,6 +137,19 @@ def counted(question: str) -> list[str]:
     return [w for w in (m.groups() if m else ()) if w and w not in textmatch.STOP and w not in _MONEY_WORDS]
 
 
+# "Is there parking?", "do they sell maps?": the thing whose being there is asked about.
+_THERE_Q = re.compile(r"^\s*(?:is|are|was|were)\s+there\s+(?:a|an|any|some|enough)?\s*(\w+)(?:\s+(\w+))?"
+                      r"|^\s*(?:do|does|did|can|could|will)\s+(?:they|you|we|i|it|she|he|visitors|people|the\s+\w+)\s+"
+                      r"(?:have|has|sell|serve|offer|provide|need|bring|get|hire|rent)\s+(?:a|an|any|some)?\s*(\w+)"
+                      r"(?:\s+(\w+))?")
+
+
+def asked_thing(question: str) -> list[str]:
+    """The words naming what a question asks is there or to be had ("is there parking" -> parking)."""
+    m = _THERE_Q.search(question.lower())
+    return [w for w in (m.groups() if m else ()) if w and w not in textmatch.STOP]
+
+
 def label(text: str) -> bool:
     """A line of capitalised words only (a name, a title, a job): it labels, it states no fact."""
     long = [w for w in re.findall(r"[^\W\d_][\w'’-]*", text) if len(w) >= 4]
@@ -133,7 +166,7 @@ def answer_type(question: str) -> str:
     if named and not named.group(2) and not nouns & (_PERSON_NOUNS | _ROLES | _PEOPLE_Q) \
             and not any(w.endswith(("ist", "ian")) for w in nouns):
         return PLACE if nouns & NOT_PERSON else ENTITY
-    cues = ((_RIGHTS_Q, RIGHTS), (_ROLE_Q, ROLE), (_PERSON_Q, PERSON), (quantity.NUMBER_Q, NUMBER), (_PLACE_Q, PLACE),
+    cues = ((_RIGHTS_Q, RIGHTS), (_WEB_Q, WEB), (_ROLE_Q, ROLE), (_PERSON_Q, PERSON), (quantity.NUMBER_Q, NUMBER), (_PLACE_Q, PLACE),
             (_REASON_Q, REASON), (_ENTITY_Q, ENTITY))
     return next((kind for cue, kind in cues if cue.search(q)), THING)
 
@@ -196,20 +229,27 @@ def has_answer(kind: str, text: str, question: str = "") -> bool:
         return bool(people(text)) and " | " in text
     if kind == NUMBER:
         return quantity.holds(question, text, counted(question))
-    if kind == PLACE:
-        return bool(names(text)) or bool(_PLACE.search(text))
+    if kind == PLACE:  # a place's name (not a person's), or a place said without one ("behind the cooker")
+        return bool(short_span(question, kind, text)) or bool(_PLACE.search(text))
     if kind == REASON:
         return bool(_REASON.search(text))
     if kind == RIGHTS:
         return bool(_RIGHTS.search(text))
+    if kind == WEB:
+        return bool(URL.search(text))
     return True
+
+
+def needs_name(question: str) -> bool:
+    """Whether only a thing's own name answers ("what brand of adhesive": not "ready-mixed adhesive")."""
+    return answer_type(question) == ENTITY and bool(_NAMED_Q.search(question.lower()))
 
 
 def scans(question: str) -> bool:
     """Whether the whole video is worth scanning for lines holding this question's kind of answer: a licence,
     or a quantity of a named kind (how often, how old, what share), rare enough that each such line counts."""
     kind, q = answer_type(question), question.lower()
-    return kind == RIGHTS or kind == NUMBER and quantity.scans(q)
+    return kind in NOTICES or kind == NUMBER and quantity.scans(q)
 
 
 def short_span(question: str, kind: str, line: str) -> str:
@@ -223,24 +263,45 @@ def short_span(question: str, kind: str, line: str) -> str:
         return found[0] if found else ""
     if kind == ROLE:  # a lower third: the line of the card that is not the name
         return "" if people(line) else line.split(" | ")[0] if " | " not in line else ""
+    if kind == WEB:
+        m = URL.search(line)
+        return m.group(0).rstrip(".,") if m else ""
     if kind == RIGHTS:  # the licence's name ("Creative Commons Attribution"), else the notice ("public domain")
         found = [n for n in names(line) if _RIGHTS.search(n)] + [m.group(0) for m in _RIGHTS.finditer(line)]
         return max(found, key=len, default="")
     if kind not in (ENTITY, PLACE):  # "what does the X fund pay for": a name there is the question's own subject
         return ""
+    channel = kind == ENTITY and asks_channel(question)
+    greeting = WELCOME.search(line) if channel else None
+    if greeting:  # "Welcome back to Muddy Boots, where ..." names the channel
+        return greeting.group(1)
     asked = set(textmatch.content_tokens(question))
     found = [n for n in names(line) if not set(textmatch.content_tokens(n)) <= asked]  # not the question's own
-    holding = [n for n in found if terms & set(textmatch.content_tokens(n)) and len(n.split()) >= 2]
+    holding = [n for n in found if terms & set(textmatch.content_tokens(n)) and len(n.split()) >= 2
+               and not (kind == PLACE and people(n))]  # "where does Nadia live": not "Nadia Quist"
     if holding:
         return holding[0]
     if kind == PLACE:
         # A name after "in", "at", "near"... ("Filmed in Port Merrin"), else one that names no person.
-        after = [n for n in found if re.search(r"\b(in|at|near|from|to|on)\s+(the\s+)?$", line[: line.find(n)], re.I)]
-        places = after or [n for n in found if not people(n)]
+        # ... or after a comma ("Lantern clock by Thomas Harland, London")
+        after = [n for n in found if re.search(r"(\b(in|at|near|from|to|on)\s+(the\s+)?|\w,\s*)$", line[: line.find(n)], re.I)]
+        # a bare name is a place when it names no person and is more than a word a line opens with ("DIY")
+        places = after or [n for n in found if not people(n) and (len(n.split()) >= 2 or n.lower() in NOT_PERSON)]
         return places[0] if places else ""
     # The name that follows a word of the question: "Licensed under Creative Commons ..." for "what licence".
     for n in found:
         before = line[: line.find(n)].split()[-2:]
         if len(n.split()) >= 2 and any(textmatch.coverage(t, w, fuzzy=True) for t in terms for w in before):
             return n
-    return ""
+    # "which shop": any name the question does not hold ("Barrow & Pike"), where only a name answers
+    # "which shop": a name the question does not hold ("Barrow & Pike"); not a word a line opens with
+    # ("Retired plasterer") nor a job ("Food Writer"); a channel only by its greeting or its own word
+    own = [n for n in found if (len(n.split()) >= 2 or not _opens(line, n))
+           and not {w.lower() for w in n.split()} & _ROLES]
+    return own[0] if own and not channel and _NAMED_Q.search(question.lower()) else ""
+
+
+def _opens(line: str, name: str) -> bool:
+    """Whether the name is the first word of the line or of one of its cells or sentences (capitalised for that)."""
+    before = line[: line.find(name)].rstrip()
+    return not before or before.endswith(("|", ".", "!", "?", ":"))

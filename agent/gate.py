@@ -16,7 +16,7 @@ from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from agent import answer_type, prompts, textmatch
+from agent import prompts, textmatch
 from agent.answer import AnswerConfig, Candidate
 from agent.answer_reader import Proposal, Reader
 from agent.beliefs import Beliefs, Hypothesis
@@ -282,7 +282,7 @@ class Gate:
         open_ = [h for h in self.beliefs.ranked() if not h.refuting]
         found = self.proposals() if self.quotes_clips else []
         near = [p for p in found if p.candidate.score >= self.reader.config.floor - self.config.not_found_margin]
-        if self.reader.ranker.kind in answer_type.REQUIRED:  # a number for "how often", else the closest line
+        if self.reader.ranker.required:  # a number for "how often", else the closest line
             near.sort(key=lambda p: not p.candidate.typed)
         best: list[Hypothesis] = []
         why = ""

@@ -39,6 +39,9 @@ _CLOCK = re.compile(r"\b(?:(?:a\s+)?quarter|half|five|ten|twenty|twenty[\s-]five
                     r"|\b" + _HOURS + r"\s+(?:thirty|fifteen|forty[\s-]five|" + "|".join(_SMALL[:9]) + r")\s+(?:in the|at)\s+"
                     r"(?:morning|afternoon|evening|night)\b", re.I)
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
+# How long something has gone on, said as when it began: "since 1987", "since last spring".
+_SINCE = re.compile(r"\bsince\s+(?:(?:the\s+)?(?:1[5-9]\d\d|20\d\d)s?|" + _MONTH + r"(?:\s+\d{4})?|last\s+\w+|"
+                    r"(?:i|we|she|he|they)\s+was\s+\w+|(?:i|we|she|he|they)\s+were\s+\w+)", re.I)
 _DURATION = re.compile(r"\b(seconds?|minutes?|hours?|days?|nights?|evenings?|mornings?|afternoons?|weekends?|weeks?|"
                        r"months?|years?|decades?|centur(y|ies)|times?)\b", re.I)
 _DISTANCE = re.compile(r"\b(kilomet\w*|km|miles?|met(er|re)s?|centimet\w*|feet|foot|inch(es)?|yards?|storeys?|"
@@ -74,12 +77,46 @@ _COST_Q = re.compile(r"\b(cost|costs|price|pay|paid|paying|charge|charged|fees?|
 PAY_Q = re.compile(r"^\s*(do|does|did|is|are|was|were|will|would|can|could|must|should)\b.*\b(pay|paying|paid|charge|"
                    r"charged|fees?|free|cost|costs)\b")
 _SCHEDULED = (r"\b(leaves?|left|depart\w*|go|goes|went|starts?|started|opens?|opened|close[sd]?|begins?|began|arrives?|"
-              r"arrived|finish\w*|ends?|ended|sail\w*|kick\w* off|set off|get up|got up|wake|woke|back)\b")
+              r"arrived|finish\w*|ends?|ended|sail\w*|kick\w* off|set off|get up|got up|wake|woke|back|stop\w*|serv\w*)\b")
 # "What time ...", "when does the ferry leave": a clock time answers, "today" does not. "When did the cafe
 # open" may want a clock time or a date.
 _CLOCK_Q = re.compile(r"\bwhat time\b|\bhow (early|late)\b|\b(opening|closing) (time|hours)\b"
                       r"|\bwhen (does|do|is|are)\b.*" + _SCHEDULED)
 _CLOCK_MAYBE_Q = re.compile(r"\bwhen\b.*" + _SCHEDULED)
+# "What time does it finish?" is not answered by a time something starts from ("from 6.45 pm"), nor "when do
+# the doors open?" by one it lasts until: the words just before a time say which end of a stretch it is.
+_END_Q = re.compile(r"\b(finish\w*|ends?|ended|ending|close[sd]?|closing|shut\w*|over|until|till|wrap\w* up|stop\w*)\b")
+_START_Q = re.compile(r"\b(starts?|started|starting|begins?|began|beginning|opens?|opened|opening|leaves?|left|"
+                      r"depart\w*|kick\w* off|set off|arrive\w*|doors)\b")
+_FROM = re.compile(r"\b(from|after|starts?|starting|begins?|opens?|doors)\s+(at\s+)?$", re.I)
+_UNTIL = re.compile(r"\b(until|till|to|by|ends?|ending|finish\w*|close[sd]?|closing|before|latest)\s+(at\s+)?$|[-–]\s*$",
+                    re.I)
+
+
+def wrong_end(question: str, line: str, start: int) -> bool:
+    """Whether the time at line[start:] is the other end of a stretch than the question asks for: a start
+    ("from 6.45") for a question about the end, an end ("until ten") for one about the start."""
+    q = question.lower()
+    head = re.match(r"(from|after|until|till|by)\s+", line[start:], re.I)  # the time's own first word
+    before = line[max(0, start - 20):start] + (head.group(0) if head else "")
+    # the question's last word of either kind is its verb ("when does the open night finish": the end)
+    ends = [(m.start(), _FROM, _END_Q) for m in _END_Q.finditer(q)] + \
+        [(m.start(), _UNTIL, _START_Q) for m in _START_Q.finditer(q)]
+    if not ends:
+        return False
+    _, other_before, asked = max(ends, key=lambda e: e[0])
+    # a board's row names its event after the time ("6:45 Doors open"): an event of the other end is wrong too
+    row = re.split(r"\s\|\s|[.;]", line[start:], maxsplit=1)[0]
+    after = re.sub(r"^\S+(\s*[ap]\.?m\b\.?)?", "", row, flags=re.I).strip().lower()
+    other_after = (_START_Q if asked is _END_Q else _END_Q).match(after)
+    return bool(other_before.search(before)) or bool(other_after) and not asked.match(after)
+
+
+def _found(question: str, unit: re.Pattern[str], line: str) -> list[re.Match[str]]:
+    """The unit's matches in the line, times at the wrong end of a stretch left out (`wrong_end`)."""
+    return [m for m in unit.finditer(line) if unit is not _CLOCK or not wrong_end(question, line, m.start())]
+
+
 # Quantity questions and the units their answers carry; a question matching none wants any number.
 _UNITS = ((re.compile(r"\bhow old\b|\bwhat age\b"), AGE),
           (_COST_Q, _MONEY),
@@ -87,6 +124,7 @@ _UNITS = ((re.compile(r"\bhow old\b|\bwhat age\b"), AGE),
           (re.compile(r"\bhow (often|frequently|regularly)\b"), _FREQUENCY),
           (re.compile(r"\b(what|which) (proportion|percentage|share|fraction|portion|part)\b|\bhow much of\b"), _SHARE),
           (re.compile(r"\bhow long\b"), _DURATION),
+          (re.compile(r"\bhow long (has|have|had)\b"), _SINCE),
           (re.compile(r"\bhow (long|far|close|near)\b|\bdistance\b"), _DISTANCE),
           (re.compile(r"\bhow (tall|high|deep|wide)\b|\b(height|width|depth)\b"), _HEIGHT),
           (re.compile(r"\bhow (fast|quick|quickly)\b|\b(his|her|their|'s) (\w+ )?time\b"),
@@ -100,15 +138,17 @@ _UNITS = ((re.compile(r"\bhow old\b|\bwhat age\b"), AGE),
           (re.compile(r"\b(what|which) date\b|\bwhat day of the month\b"), _DATE),
           (re.compile(r"\bwhen\b|\b(what|which) month\b"), _WHEN))
 # Units a word alone can answer ("every Tuesday", "once a month", "a third", "it's free", "noon").
-_DATES = (_DAY, _YEAR, _WHEN, _FREQUENCY, _SHARE, _FREE, _CLOCK, _DATE)
-_PHRASES = (_FREQUENCY, _SHARE, _FREE, _CLOCK, _DATE)  # units whose whole match is the answer's span
+_DATES = (_DAY, _YEAR, _WHEN, _FREQUENCY, _SHARE, _FREE, _CLOCK, _DATE, _SINCE)
+_PHRASES = (_FREQUENCY, _SHARE, _FREE, _CLOCK, _DATE, _SINCE)  # units whose whole match is the answer's span
 # Units that, after a number, say it measures rather than counts ("90 million litres" counts no staff).
 _MEASURES = re.compile(r"^(seconds?|minutes?|hours?|days?|weeks?|months?|years?|ago|times?|litres?|liters?|"
                        r"kilomet\w*|km|miles?|met(er|re)s?|kilos?|kilograms?|grams?|tonnes?|tons?|percent|per|"
                        r"degrees?|feet|foot|inch(es)?|pounds?|euros?|dollars?|pence|quid)$")
 
 # A number and the one or two words after it: what it counts ("11 seals") or measures ("90 million litres").
-_COUNT = re.compile(r"(?:\d[\d,.]*|\b(?:" + "|".join(WORD_NUM) + r"))[\s-]+(\w+)(?:\s+(\w+))?", re.I)
+# A sum of money ("£5, members ...") and a number ending its list item ("5, members") count nothing.
+_COUNT = re.compile(r"(?:(?<![$€£¥\d.,])\d(?:[\d,.]*\d)?|\b(?:" + "|".join(WORD_NUM) + r"))[\s-]+(\w+)(?:\s+(\w+))?",
+                    re.I)
 NUMBER_Q = re.compile(r"\b(how (many|much|long|far|big|old|often|frequently|regularly|fast|quick|quickly|high|tall|"
                       r"large|cool|cold|hot|warm|early|late|close|near|deep|wide)|(what|which) (year|date|day|night|"
                       r"evening|month|time|age|percentage|proportion|share|fraction|portion|decade)|when)\b|\bcost\b|\bprices?\b"
@@ -149,7 +189,7 @@ def number_spans(question: str, line: str) -> list[str]:
     "two out of every three"), else a number reaching to the unit asked for ("two or three minutes") within
     its clause, numbers without that unit left out; a trailing function word dropped ("2000 and" -> "2000")."""
     wanted = units(question)
-    found = [(m.start(), m.group(0).strip(" ,.")) for u in wanted if u in _PHRASES for m in u.finditer(line)]
+    found = [(m.start(), m.group(0).strip(" ,.")) for u in wanted if u in _PHRASES for m in _found(question, u, line)]
     for m in _NUM_SPAN.finditer(line):
         span = m.group(0).strip(" ,.")
         if not NUMBER.search(span) or any(a <= m.start() < a + len(s) for a, s in found):
@@ -168,7 +208,8 @@ def number_spans(question: str, line: str) -> list[str]:
         words = span.split()
         while len(words) > 1 and words[-1].lower().strip(",.") in textmatch.STOP:
             words = words[:-1]
-        if words:
+        start = line.find(words[0], max(0, m.start() - 30)) if words else -1  # where the span (reaching back) begins
+        if words and not (_CLOCK in wanted and wrong_end(question, line, max(start, 0))):
             found.append((m.start(), " ".join(words)))
     asked = textmatch.content_tokens(question)
     near = [m.span() for m in re.finditer(r"[\w'’-]+", line) if any(_alike(t, a) for t in
@@ -195,7 +236,7 @@ def holds(question: str, text: str, counted: list[str]) -> bool:
     `counted`, the words a "how many" question counts)."""
     wanted = units(question)  # "how old is it, when was it made": either
     if wanted:  # a word alone ("every Tuesday"), else a number carrying the unit in its clause ("three evenings")
-        return any(unit.search(text) for unit in wanted if unit in _DATES) or bool(number_spans(question, text))
+        return any(_found(question, unit, text) for unit in wanted if unit in _DATES) or bool(number_spans(question, text))
     if "how many" in question.lower():  # a count: a number followed by things, not a measure ("ten years ago")
         for m in _COUNT.finditer(text):
             things = [w.lower() for w in m.groups() if w]
@@ -215,7 +256,7 @@ def span(question: str, line: str) -> str:
     found = [n for n in number_spans(question, line) if not {w for w in textmatch.words(n) if NUMBER.search(w)} <= asked]
     if found:
         return found[0]
-    when = next((m for u in units(question) if u in _DATES for m in [u.search(line)] if m), None)
+    when = next((m for u in units(question) if u in _DATES for m in _found(question, u, line)[:1]), None)
     return when.group(0) if when else ""
 
 
