@@ -24,7 +24,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from memory.screen_text_words import without_stray_ends
+from memory.screen_text_extend import widened_box
+from memory.screen_text_words import Reading, Word, without_stray_ends
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in the frame's pixels
 
@@ -54,8 +55,11 @@ class ScreenTextConfig:
     psm: int = 7                    # each strip is read as one line of text
     min_conf: float = 0.5           # words below this confidence (0..1) are dropped
     min_line_conf: float = 0.6      # lines whose mean word confidence is below this are dropped
-    variants: tuple[str, ...] = ("strokes", "ink", "plain")  # strips read per line (see `strips`)
+    variants: tuple[str, ...] = ("strokes", "ink", "plain", "tight")  # strips read per line (see `strips`)
     ink_range: int = 45             # "ink" strips: pixels within this many grey levels of the darkest are text
+    tight_range: int = 15           # "tight" strips: the same, this close: light text over light footage,
+    tight_contrast: int = 110       # cut only where the ground is within this many grey levels of the ink
+    tight_min_ink: float = 0.05     # and only where at least this share of its pixels are ink (letters)
     still_level: int = 24           # a frame is unchanged since the last when under `still_share` of its
     still_share: float = 0.004      # 64x36 signature's pixels moved by more than `still_level` grey levels
     single_read_conf: float = 0.85  # a line read in only one frame of a shot must be at least this confident
@@ -231,7 +235,10 @@ def find_lines(g: np.ndarray, config: ScreenTextConfig = ScreenTextConfig(),
         if all(overlap(f.box, k_.box) < 0.5 for k_ in kept):
             kept.append(f)
     kept.sort(key=lambda f: (f.box[1], f.box[0]))
-    return _merge_rows(kept, config)[:config.max_lines]
+    # A first or last word over lighter footage stood out too little to be searched: its letters are at the
+    # line's ink level beside the box.
+    return [FoundLine(widened_box(g, f.box, f.light, config.tight_range), f.light, f.chars)
+            for f in _merge_rows(kept, config)[:config.max_lines]]
 
 
 def _merge_rows(lines: list[FoundLine], config: ScreenTextConfig) -> list[FoundLine]:
@@ -254,8 +261,9 @@ def strips(g: np.ndarray, line: FoundLine, config: ScreenTextConfig = ScreenText
     """The line cut from the grey frame as black text on white, its line `config.line_px` tall, once per
     variant in `config.variants`: "strokes" (the crop's own top-hat: the footage behind the letters
     becomes flat white), "ink" (only the pixels near the letters' own level: an outline, a shadow and
-    bright or dark footage drop out) and "plain" (the crop, inverted for light text and
-    contrast-stretched: shadowed letters, whose shadow the top-hat turns into a grey halo).
+    bright or dark footage drop out), "tight" (the same, closer to the letters' level: white type over
+    pale concrete or sunlit leaves, which "ink" keeps as black blots) and "plain" (the crop, inverted for
+    light text and contrast-stretched: shadowed letters, whose shadow the top-hat turns into a grey halo).
     """
     left, top, right, bottom = line.box
     lh = bottom - top
@@ -271,16 +279,22 @@ def strips(g: np.ndarray, line: FoundLine, config: ScreenTextConfig = ScreenText
             s = _strokes(crop, k, line.light).astype(np.float32)
             top_level = max(float(config.min_contrast), float(np.percentile(s, 99)))
             out.append((255 - np.clip(s * (255.0 / top_level), 0, 255)).astype(np.uint8))
-        elif variant == "ink":  # the letters' own ink level: subtitles and credits are drawn near white
-            c = (255 - crop) if line.light else crop        # (or black); footage rarely reaches it
+        elif variant in ("ink", "tight"):  # the letters' own ink level: subtitles and credits are drawn
+            c = (255 - crop) if line.light else crop       # near white (or black); footage rarely reaches it
             ink = float(np.percentile(c, 1))
-            out.append(np.where(c <= ink + config.ink_range, 0, 255).astype(np.uint8))
+            near = config.ink_range if variant == "ink" else config.tight_range
+            if variant == "tight" and float(np.median(c)) - ink >= config.tight_contrast:
+                continue  # text that stands well off its ground: "ink" separates it
+            strip = np.where(c <= ink + near, 0, 255).astype(np.uint8)
+            if variant == "tight" and float((strip == 0).mean()) < config.tight_min_ink:
+                continue  # a few specks, no letters (tesseract can crash on such a page)
+            out.append(strip)
         elif variant == "plain":
             c = (255 - crop) if line.light else crop
             lo, hi = np.percentile(c, (1, 99))
             out.append(np.clip((c.astype(np.float32) - lo) * (255.0 / max(1.0, hi - lo)), 0, 255).astype(np.uint8))
         else:
-            raise ValueError(f"unknown strip variant {variant!r} (strokes, ink, plain)")
+            raise ValueError(f"unknown strip variant {variant!r} (strokes, ink, tight, plain)")
     return out
 
 
@@ -288,8 +302,8 @@ _WORDY = re.compile(r"[^\W_]{2,}|\d")  # a line needs a real word or a number, n
 _ALNUM = re.compile(r"[^\W_]")          # a word holds a letter or a digit
 
 
-def read_strips(strips: list[np.ndarray], config: ScreenTextConfig = ScreenTextConfig()) -> list[tuple[str, float]]:
-    """(text, confidence 0..1) of each strip, from one tesseract process; ("", 0.0) where nothing was read.
+def read_strips(strips: list[np.ndarray], config: ScreenTextConfig = ScreenTextConfig()) -> list[Reading]:
+    """The `Reading` of each strip, from one tesseract process; ("", 0.0) where nothing was read confidently.
 
     Each strip is its own page, read as a single line (`config.psm`), from a list file: one process
     start for the lot, and no strip's layout disturbs another's (a stack of strips read as one block
@@ -313,13 +327,13 @@ def read_strips(strips: list[np.ndarray], config: ScreenTextConfig = ScreenTextC
         data = pytesseract.image_to_data(listing, lang=config.lang,
                                          config=f"--psm {config.psm} -c tessedit_do_invert=0",
                                          output_type=pytesseract.Output.DICT)
-    words: list[list[tuple[int, str, float]]] = [[] for _ in strips]
+    words: list[list[Word]] = [[] for _ in strips]
     for i, word in enumerate(data["text"]):
         word = (word or "").strip()
         conf = float(data["conf"][i]) / 100.0
         page = int(data["page_num"][i]) - 1
         if word and conf >= config.min_conf and 0 <= page < len(strips):
-            words[page].append((data["left"][i], word, conf))
+            words[page].append((data["left"][i], word, conf, data["left"][i] + data["width"][i]))
     out = []
     for ws in words:
         ws.sort()
@@ -328,11 +342,19 @@ def read_strips(strips: list[np.ndarray], config: ScreenTextConfig = ScreenTextC
         while ws and not _ALNUM.search(ws[-1][1]):
             ws.pop()
         ws = without_stray_ends(ws)
-        text = " ".join(w for _, w, _ in ws)
-        conf = float(np.mean([c for _, _, c in ws])) if ws else 0.0
+        text = " ".join(w[1] for w in ws)
+        conf = float(np.mean([w[2] for w in ws])) if ws else 0.0
         ok = conf >= config.min_line_conf and _WORDY.search(text)
-        out.append((text, round(conf, 3)) if ok else ("", 0.0))
+        out.append(Reading(text, round(conf, 3), tuple(ws)) if ok else Reading("", 0.0))
     return out
+
+
+def strip_place(line: FoundLine, config: ScreenTextConfig = ScreenTextConfig()) -> tuple[float, float]:
+    """Where `strips` cuts a line's strips from its picture: (the strip's left edge in the picture's pixels,
+    the strip's pixels per picture pixel), so a strip's x is `left + x / scale` in the picture."""
+    left, top, right, bottom = line.box
+    lh = bottom - top
+    return float(max(0, left - max(2, round(lh * config.pad_x)))), config.line_px / max(1, lh)
 
 
 def best_reading(readings: list[tuple[str, float]]) -> tuple[str, float]:
@@ -344,11 +366,11 @@ def best_reading(readings: list[tuple[str, float]]) -> tuple[str, float]:
 def read_lines(g: np.ndarray, found: list[FoundLine], config: ScreenTextConfig = ScreenTextConfig()) -> list[ReadLine]:
     """Each found line read once per strip variant in one tesseract call; the best reading of each line
     is kept (`best_reading`; text "" where no variant was read confidently)."""
-    n = len(config.variants)
-    texts = read_strips([s for f in found for s in strips(g, f, config)], config)
+    cut = [strips(g, f, config) for f in found]
+    texts = iter(read_strips([s for ss in cut for s in ss], config))
     out = []
-    for i, f in enumerate(found):
-        text, conf = best_reading(texts[i * n:(i + 1) * n])
+    for f, ss in zip(found, cut):
+        text, conf = best_reading([next(texts) for _ in ss])
         out.append(ReadLine(f.box, text, conf))
     return out
 

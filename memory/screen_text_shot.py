@@ -34,10 +34,12 @@ import numpy as np
 from PIL import Image
 
 from memory import screen_text
-from memory.screen_text import Box, FoundLine, ScreenTextConfig, best_reading, find_lines, grey, overlap, strips
+from memory.screen_text import (Box, FoundLine, ScreenTextConfig, best_reading, find_lines, grey, overlap, strip_place,
+                                strips)
+from memory.screen_text_align import Placed, laid_together, placed, widened
 from memory.screen_text_fuse import fused_crops, lines_in_fused, with_fused
 from memory.screen_text_roll import Roll, RollConfig, find_roll, ink, moved_to, roll_lines, same_size
-from memory.screen_text_words import rejoined
+from memory.screen_text_words import is_piece, line_key, rejoined
 
 _WORDY = re.compile(r"[^\W_]{3,}")  # a line holds a word of three letters or digits at least
 
@@ -61,6 +63,8 @@ class ScreenLine:
     last: int           # index of the last frame it is on screen
     votes: int          # readings that agreed with the text
     path: tuple[tuple[int, Box], ...] = ()  # (frame index, box) where it was seen: a moving line's places
+    words: tuple[Placed, ...] = ()          # its words' places in the frame (`memory.screen_text_align`); ()
+                                            # where unknown (a roll's line, a role joined to its name)
 
 
 @dataclass(eq=False)  # tracks are compared by identity
@@ -72,10 +76,16 @@ class _Track:
     look: np.ndarray      # the line's ink, small (`_look`): a new text at the same place is a new track
     cut: int = 0          # strips cut from it so far (one reading each)
     readings: list[tuple[str, float]] = field(default_factory=list)
+    words: list[tuple[Placed, ...]] = field(default_factory=list)  # each reading's words placed in the frame
     path: list[tuple[int, Box]] = field(default_factory=list)   # where it was seen, frame by frame
     crops: list[np.ndarray] = field(default_factory=list)       # padded grey crops to fuse (`_fused`)
     ink: np.ndarray | None = None   # the line's strokes where it was last seen (`ink`), to find it again
     hidden: bool = False  # found only in fused frames and not found again yet: footage, until it stays
+    crop_left: int = 0    # the left edge, in the frame, of the crops fused (`_crop`), where its fused strips lie
+
+
+# A track, strips cut from it, and where they lie in the frame (`strip_place`; None where unknown).
+_Pending = tuple[_Track, list[np.ndarray], tuple[float, float] | None]
 
 
 def _changed(a: np.ndarray, b: np.ndarray, config: ScreenTextConfig) -> bool:
@@ -180,9 +190,9 @@ def _vote(readings: list[tuple[str, float]]) -> tuple[str, float, int]:
     def support(t: str) -> float:
         return sum(c * SequenceMatcher(None, t.lower(), u.lower()).ratio() for u, c in said)
     best, conf = max(said, key=lambda tc: (support(tc[0]), len(tc[0]), tc[1]))
-    letters = len(_key(best).replace(" ", ""))
+    letters = len(line_key(best).replace(" ", ""))
     whole = [(t, c) for t, c in said if c >= conf - 0.03 and is_piece(best, t)   # more letters, not spaces
-             and len(_key(t).replace(" ", "")) >= letters + 2]
+             and len(line_key(t).replace(" ", "")) >= letters + 2]
     best = max(whole, key=lambda tc: (tc[1], len(tc[0])))[0] if whole else best
     best = rejoined(best, [t for t, _ in said])
     agree = [c for t, c in said if SequenceMatcher(None, best.lower(), t.lower()).ratio() >= 0.8 or is_piece(t, best)]
@@ -255,7 +265,7 @@ def read_frames(frames: list[Image.Image | np.ndarray], config: ScreenTextConfig
     index `frames`."""
     open_: list[_Track] = []
     done: list[_Track] = []
-    pending: list[tuple[_Track, list[np.ndarray]]] = []   # strips cut now, read in one call at the end
+    pending: list[_Pending] = []                    # strips cut now, read in one call at the end
     found: list[tuple[FoundLine, np.ndarray, bool]] = []  # lines found, the picture to read each from, hidden
     changed: list[np.ndarray] = []                  # the last `config.fuse_frames` frames that changed
     greys: list[np.ndarray] = []                    # every frame, grey (a roll's canvas is made of them)
@@ -299,10 +309,12 @@ def read_frames(frames: list[Image.Image | np.ndarray], config: ScreenTextConfig
             still.append(track)
             if track.cut < votes and not track.hidden:  # a hidden line is read once found again
                 track.cut += 1
-                pending.append((track, strips(img, f, config)))
+                pending.append((track, strips(img, f, config), strip_place(f, config)))
             if len(track.crops) < fuse and (fi == track.first or searched):
                 lh = track.box[3] - track.box[1]
                 size = (track.box[2] - track.box[0] + 2 * lh, 2 * lh)
+                if not track.crops:
+                    track.crop_left = (f.box[0] + f.box[2]) // 2 - size[0] // 2
                 track.crops.append(_crop(g, f.box, size))
         # A line missed in one frame (footage swallowed its letters there) is still the same line after.
         waiting = [t for t in open_ if t not in still and fi - t.last <= gap]
@@ -313,39 +325,44 @@ def read_frames(frames: list[Image.Image | np.ndarray], config: ScreenTextConfig
         rolled = _roll_tracks(greys, roll, votes, config, pending)
         done = rolled + [t for t in done + open_ if not _on_roll(t, rolled)]
         open_ = []
-        pending = [(t, ss) for t, ss in pending if any(t is u for u in done)]
+        pending = [p for p in pending if any(p[0] is u for u in done)]
     for t in done + open_:
         fused = None if t.hidden else _fused(t)
         if fused is not None:
-            pending.append((t, strips(fused[0], fused[1], config)))
-    n = len(config.variants)
-    texts = screen_text.read_strips([s for _, ss in pending for s in ss], config)
-    for i, (track, _) in enumerate(pending):
-        track.readings.append(best_reading(texts[i * n:(i + 1) * n]))
+            left, scale = strip_place(fused[1], config)
+            pending.append((t, strips(fused[0], fused[1], config), (t.crop_left + left, scale)))
+    texts = iter(screen_text.read_strips([s for _, ss, _ in pending for s in ss], config))
+    for track, ss, place in pending:
+        reading = best_reading([next(texts) for _ in ss])
+        track.readings.append(reading)
+        words = getattr(reading, "words", ())
+        track.words.append(placed(words, *place) if place is not None and reading[0] else ())
     out = []
     for t in sorted(done + open_, key=lambda t: (-_vote(t.readings)[2], -_vote(t.readings)[1])):
         text, conf, n = _vote(t.readings)
+        text, words = widened(text, t.words)   # words that other readings add in their places
         # Of two tracks at one place at one time (both polarities of a line, a line and a piece of it),
         # the one whose readings agree most stays, unless it reads as a piece of the other.
         if not _WORDY.search(text) or (n < 2 and (conf < config.single_read_conf or t.last > t.first)):
             continue  # footage read as letters once, or a line whose readings never agree
-        line = ScreenLine(text, conf, t.box, t.first, t.last, n, tuple(t.path))
+        line = ScreenLine(text, conf, t.box, t.first, t.last, n, tuple(t.path), words)
         rival = next((i for i, o in enumerate(out) if _clash(line, o)), None)
         if rival is None:
             out.append(line)
         elif is_piece(out[rival].text, text):  # a piece of the line, found on its own, gives way to it
             out[rival] = line
+    out = laid_together(out)   # tracks that each followed a part of one line: one line
     # A piece of a line read whole in these frames of the shot ("Editing" of a roll's "Editing Sam Okafor",
     # "Alder Fa" where footage swallowed the rest a moment later) adds no words: the whole line holds them.
     out = [s for s in out if not any(o is not s and is_piece(s.text, o.text) for o in out)]
     # A few letters over busy footage ("ate.") are a piece of it read as a word, unless they stay and read
     # alike and surely (a sign, a logo, a score); a role word ("Music") that joined its name is not short.
-    return [s for s in _join_roles(out) if len(_key(s.text).replace(" ", "")) > config.short_letters
+    return [s for s in _join_roles(out) if len(line_key(s.text).replace(" ", "")) > config.short_letters
             or (s.votes >= config.short_votes and s.conf >= config.short_conf)]
 
 
 def _roll_tracks(greys: list[np.ndarray], roll: Roll, votes: int, config: ScreenTextConfig,
-                 pending: list[tuple[_Track, list[np.ndarray]]]) -> list[_Track]:
+                 pending: list[_Pending]) -> list[_Track]:
     """A track per line of a credit roll, its path the line's places by the roll's motion; its strips go to
     `pending`: one from the roll's fused canvas, and one from each of `votes` runs of its frames, fused
     (each run's footage fades a little, and differently: readings that err apart)."""
@@ -360,8 +377,8 @@ def _roll_tracks(greys: list[np.ndarray], roll: Roll, votes: int, config: Screen
             crops = [_crop(greys[path[k][0]], path[k][1], size) for k in run]
             one = fused_crops(crops, f.box, f.light) if len(crops) > 1 else None
             img, line = one if one is not None else (greys[path[run[0]][0]], FoundLine(path[run[0]][1], f.light, 0))
-            pending.append((t, strips(img, line, config)))
-        pending.append((t, strips(fused, f, config)))
+            pending.append((t, strips(img, line, config), None))   # a roll's line moves: its words unplaced
+        pending.append((t, strips(fused, f, config), None))
         out.append(t)
     return out
 
@@ -371,18 +388,3 @@ def _on_roll(t: _Track, rolled: list[_Track]) -> bool:
     places = {fi: [box for r in rolled for i, box in r.path if i == fi] for fi, _ in t.path}
     on = sum(any(overlap(box, r) > 0.5 for r in places[fi]) for fi, box in t.path)
     return on * 2 > len(t.path)
-
-
-def _key(text: str) -> str:
-    return " ".join(re.findall(r"[^\W_]+", text.lower()))
-
-
-def is_piece(piece: str, whole: str, share: float = 0.7) -> bool:
-    """Whether line `piece` reads as a part of the longer line `whole` (a row read in part where footage
-    swallowed some letters, a credit roll's row cut by the frame): most of its characters found in
-    order in `whole`, in runs of two or more."""
-    a, b = _key(piece), _key(whole)
-    if not a or len(a) >= len(b):
-        return False
-    found = sum(m.size for m in SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks() if m.size >= 2)
-    return found >= share * len(a)

@@ -1,15 +1,30 @@
 """A line's words as tesseract read them, tidied: glyphs read from what lies beside the text dropped from the
 line's ends, and a word that a spurious space split joined again where another reading of the line has it
-whole. `memory.screen_text` tidies each strip's words, `memory.screen_text_shot` each line's vote."""
+whole; and whether one line reads as a piece of another (`is_piece`). `memory.screen_text` tidies each
+strip's words, `memory.screen_text_shot` each line's vote."""
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 
 _STRAY_END = "~|_=-\u2014\u2013\\/<>[]{}^`*"  # an edge of the footage or a letter's cut outline, read at a word's end
+Word = tuple[int, str, float, int]  # a word read in a strip: its left edge, text, confidence 0..1, right edge
 _LONE_LETTER = re.compile(r"[b-z]")          # one lowercase letter alone ("j"): not a word a line ends with
 
 
-def without_stray_ends(ws: list[tuple[int, str, float]]) -> list[tuple[int, str, float]]:
+class Reading(tuple[str, float]):
+    """One strip's (text, confidence 0..1), with the words it was read from (`Word`s, left to right): it
+    unpacks as the pair, and the words' places let readings of one line be merged word by word."""
+
+    words: tuple[Word, ...]
+
+    def __new__(cls, text: str, conf: float, words: tuple[Word, ...] = ()) -> "Reading":
+        self = super().__new__(cls, (text, conf))
+        self.words = words
+        return self
+
+
+def without_stray_ends(ws: list[Word]) -> list[Word]:
     """A line's words without the glyphs tesseract reads from what lies beside the text: marks glued to the
     line's first or last word ("Marchetti-~") and a lone lowercase letter at either end ("Park j")."""
     ws = list(ws)
@@ -17,10 +32,10 @@ def without_stray_ends(ws: list[tuple[int, str, float]]) -> list[tuple[int, str,
         if len(ws) > 1 and _LONE_LETTER.fullmatch(ws[end][1]):
             ws.pop(end)
     if ws:
-        left, word, conf = ws[0]
-        ws[0] = (left, word.lstrip(_STRAY_END) or word, conf)
-        left, word, conf = ws[-1]
-        ws[-1] = (left, word.rstrip(_STRAY_END) or word, conf)
+        left, word, conf, right = ws[0]
+        ws[0] = (left, word.lstrip(_STRAY_END) or word, conf, right)
+        left, word, conf, right = ws[-1]
+        ws[-1] = (left, word.rstrip(_STRAY_END) or word, conf, right)
     return ws
 
 
@@ -43,3 +58,19 @@ def rejoined(text: str, others: list[str]) -> str:
             out.append(words[i])
             i += 1
     return " ".join(out)
+
+
+def line_key(text: str) -> str:
+    """A line's words, lower case, without punctuation: what two readings of it are compared by."""
+    return " ".join(re.findall(r"[^\W_]+", text.lower()))
+
+
+def is_piece(piece: str, whole: str, share: float = 0.7) -> bool:
+    """Whether line `piece` reads as a part of the longer line `whole` (a row read in part where footage
+    swallowed some letters, a credit roll's row cut by the frame): most of its characters found in
+    order in `whole`, in runs of two or more."""
+    a, b = line_key(piece), line_key(whole)
+    if not a or len(a) >= len(b):
+        return False
+    found = sum(m.size for m in SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks() if m.size >= 2)
+    return found >= share * len(a)

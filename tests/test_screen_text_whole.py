@@ -58,12 +58,12 @@ def test_an_aliasing_outlined_roll_is_read_whole_once() -> None:
 
 
 def test_stray_glyphs_at_a_lines_ends_go_and_its_words_stay() -> None:
-    words = [(0, "Graphics", 0.9), (90, "Bo-Young", 0.9), (200, "Park", 0.9), (260, "j", 0.6)]
-    assert [w for _, w, _ in without_stray_ends(words)] == ["Graphics", "Bo-Young", "Park"]
-    cut = [(0, "|Camera", 0.9), (90, "Ilse", 0.9), (200, "Marchetti-~", 0.9)]
-    assert [w for _, w, _ in without_stray_ends(cut)] == ["Camera", "Ilse", "Marchetti"]
-    kept = [(0, "Music:", 0.9), (90, "Plan", 0.9), (200, "a", 0.9)]  # a colon and a word "a" stay
-    assert [w for _, w, _ in without_stray_ends(kept)] == ["Music:", "Plan", "a"]
+    words = [(0, "Graphics", 0.9, 80), (90, "Bo-Young", 0.9, 190), (200, "Park", 0.9, 250), (260, "j", 0.6, 266)]
+    assert [w[1] for w in without_stray_ends(words)] == ["Graphics", "Bo-Young", "Park"]
+    cut = [(0, "|Camera", 0.9, 80), (90, "Ilse", 0.9, 140), (200, "Marchetti-~", 0.9, 330)]
+    assert [w[1] for w in without_stray_ends(cut)] == ["Camera", "Ilse", "Marchetti"]
+    kept = [(0, "Music:", 0.9, 80), (90, "Plan", 0.9, 150), (200, "a", 0.9, 212)]  # a colon and a word "a" stay
+    assert [w[1] for w in without_stray_ends(kept)] == ["Music:", "Plan", "a"]
 
 
 def test_a_word_split_by_a_spurious_space_is_joined_when_another_reading_has_it_whole() -> None:

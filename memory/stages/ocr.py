@@ -32,6 +32,7 @@ from memory import screen_text_page
 from memory.decode import frame_time, open_input, stream_start, upright, video_stream
 from memory.stages import StageContext
 from memory.screen_text import ScreenTextConfig
+from memory.screen_text_align import same_row, union
 from memory.screen_text_page import PageConfig
 from memory.screen_text_shot import is_piece, read_frames
 from memory.store import Store
@@ -71,7 +72,8 @@ def read_text(image: Image.Image | np.ndarray, config: OcrConfig = OcrConfig()) 
 
 def _read_shot(times: list[float], frames: list[np.ndarray], votes: int) -> list[dict[str, Any]]:
     """The lines on screen in consecutive samples of one shot, each with the sample times it was seen."""
-    return [{"start_s": times[s.first], "end_s": times[s.last], "text": s.text, "conf": s.conf}
+    return [{"start_s": times[s.first], "end_s": times[s.last], "text": s.text, "conf": s.conf, "words": s.words,
+             "box": s.box}
             for s in read_frames(frames, ScreenTextConfig(), votes=votes)]
 
 
@@ -246,20 +248,37 @@ def merge_spans(spans: list[dict[str, Any]], config: OcrConfig = OcrConfig()) ->
         k = _key(s["text"])
         if not k:
             continue
-        match = next((o for o in reversed(out) if s["start_s"] <= o["end_s"] + 2 * config.sample_s + 1e-6
-                      and SequenceMatcher(None, _key(o["text"]), k).ratio() >= config.same_ratio), None)
+        near = [o for o in reversed(out) if s["start_s"] <= o["end_s"] + 2 * config.sample_s + 1e-6]
+        match = next((o for o in near if SequenceMatcher(None, _key(o["text"]), k).ratio() >= config.same_ratio), None)
+        if match is None and _laid_together(s, near):
+            continue
         if match is None:
             out.append(dict(s))
             continue
         match["end_s"] = max(match["end_s"], s["end_s"])
         if s["conf"] > match["conf"]:
-            match.update(text=s["text"], conf=s["conf"])
+            match.update(text=s["text"], conf=s["conf"], words=s.get("words", ()))
     near = 2 * config.sample_s + 1e-6
     kept = [s for s in out if not any(
         o is not s and o["start_s"] - near <= s["end_s"] and s["start_s"] <= o["end_s"] + near
         and is_piece(s["text"], o["text"]) for o in out)]
     return [{"start_s": round(s["start_s"], 3), "end_s": round(s["end_s"], 3), "text": s["text"],
              "conf": s["conf"]} for s in kept]
+
+
+def _laid_together(s: dict[str, Any], near: list[dict[str, Any]]) -> bool:
+    """Whether span `s` is another reading of a span of `near` at its height, laid word by word with it
+    (`union`: a card over a cut, read in part in each run, "Filmed in Port" then "Filmed Merrin"), which
+    then holds both's words."""
+    for o in near:
+        if not (o.get("words") and s.get("words") and same_row(o["box"], s["box"])):
+            continue
+        words = union(o["words"], s["words"])
+        if words is not None:
+            o.update(text=" ".join(w[2] for w in words), words=words, conf=min(o["conf"], s["conf"]),
+                     end_s=max(o["end_s"], s["end_s"]))
+            return True
+    return False
 
 
 # -- the stage ------------------------------------------------------------------------------------
