@@ -210,7 +210,10 @@ def number_spans(question: str, line: str) -> list[str]:
             words = words[:-1]
         start = line.find(words[0], max(0, m.start() - 30)) if words else -1  # where the span (reaching back) begins
         if words and not (_CLOCK in wanted and wrong_end(question, line, max(start, 0))):
-            found.append((m.start(), " ".join(words)))
+            whole = " ".join(words)
+            at = line.find(whole, max(start, 0))
+            cut = re.match(r"[\w'’]*", line[at + len(whole):]).group(0) if at >= 0 else ""
+            found.append((m.start(), whole + cut))  # a word is quoted whole: "1950s", never "1950"
     asked = textmatch.content_tokens(question)
     near = [m.span() for m in re.finditer(r"[\w'’-]+", line) if any(_alike(t, a) for t in
                                                                    textmatch.content_tokens(m.group(0)) for a in asked)]

@@ -119,3 +119,10 @@ def test_a_card_holding_only_the_question_s_words_is_not_the_answer(tmp_path) ->
     final = answer(tmp_path, "what's on this week?", SHED, SHED_CARDS, duration_s=60.0)
     assert final.status == "answered" and "seed swap" in final.text
 
+
+
+def test_a_number_is_quoted_as_the_whole_word_memory_holds() -> None:
+    """"1950s" is one word of memory: an answer led by "1950" would hold a word memory does not."""
+    assert quantity.span("How many shows a day were there in the fifties?",
+                         "By the 1950s, they were showing films again, six days a week.") != "1950"
+    assert quantity.span("How heavy is the bag?", "It was 2.5kg when we weighed it.") == "2.5kg"
