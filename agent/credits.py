@@ -34,10 +34,11 @@ _ORGS = frozenset("""university college school council foundation fund trust ban
 studio studios films productions pictures records ltd inc council ministry department agency academy post times
 gazette herald observatory association club radio network group charity""".split())
 # Words for the person a video is by or about, when the question names nobody else.
-_HOST = frozenset("""vlogger youtuber presenter host speaker narrator lecturer creator interviewer reporter guide
-she he her his him woman man lady guy person giving talking speaking presenting narrating hosting doing making
-name call called video vlog channel talk lecture tour film episode show camera""".split())
-_HOST_Q = re.compile(r"\b(vlogger|youtuber|presenter|host|speaker|narrator|lecturer|creator|reporter|guide|she|he|her|"
+_HOST = frozenset("""vlogger youtuber blogger streamer reviewer presenter host speaker narrator lecturer creator
+interviewer reporter guide she he her his him woman man lady guy person giving talking speaking presenting narrating
+hosting doing making name call called video vlog channel talk lecture tour film episode show camera""".split())
+_HOST_Q = re.compile(r"\b(vlogger|youtuber|blogger|streamer|reviewer|presenter|host|speaker|narrator|lecturer|creator|"
+                     r"reporter|guide|she|he|her|"
                      r"his|giving|talking|speaking|presenting|narrating|hosting)\b")
 # "Hi, I'm Tess", "my name is Leonie Fairbairn", "this is Tomasz Nowak": a person introduced in speech.
 _INTRODUCES = re.compile(r"\b(?i:i'm|i am|my name is|my name's|name's)\s+((?:[A-Z][\w'’-]+\s?){1,3})")

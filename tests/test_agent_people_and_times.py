@@ -37,6 +37,7 @@ def _said(final) -> str:
 @pytest.mark.parametrize("question,name,start", [
     ("what's the vlogger's name", "Priya Lindqvist", 5.0),    # her card, not the boatman who says "I'm ..."
     ("who is presenting this?", "Priya Lindqvist", 5.0),
+    ("who's the reviewer", "Priya Lindqvist", 5.0),           # a review's host is its reviewer
 ])
 def test_the_videos_own_person_is_the_first_it_introduces(tmp_path, question, name, start) -> None:
     final = _trip(tmp_path, question)
