@@ -1,15 +1,14 @@
-"""`python -m bench.ocr_devfilms [--json] [--set dev|blind|blind2|blind3]`: the OCR stage on the development
-films (tests/fixtures/devset.py) or the blind films (tests/fixtures/blind_scripts.py, blind2_scripts.py,
-blind3_scripts.py), line recall against their on-screen ground truth (`DevVideo.screen`), fragments, and the
+"""`python -m bench.ocr_devfilms [--json] [--set dev|blind|blind2|blind3|blind4|blind5]`: the OCR stage on the
+development films (tests/fixtures/devset.py) or the blind films (tests/fixtures/blind_scripts.py to
+blind5_scripts.py), line recall against their on-screen ground truth (`DevVideo.screen`), fragments, and the
 stage's speed.
 
 Each film is indexed end to end with the stages the OCR stage needs (probe, shots, keyframes, ocr), the same
 code path as indexing. A truth line counts as read as in `bench.ocr_recall.is_read` (similar text, or its
 words inside a longer stored line). A stored line that matches no truth line but reads as a piece of one
 (`is_piece`, or its words inside one) is a fragment; one that is neither is "other" (false or garbled text).
-The JSON goes to bench/results/ocr-devfilms.json (blind films: ocr-blindfilms.json, ocr-blind2films.json,
-ocr-blind3films.json). The blind films are measured here for on-screen text only: their questions stay unseen
-(bench/blind.py).
+The JSON goes to bench/results/ocr-devfilms.json (blind films: ocr-blindfilms.json to ocr-blind5films.json).
+The blind films are measured here for on-screen text only: their questions stay unseen (bench/blind.py).
 """
 from __future__ import annotations
 
@@ -26,7 +25,9 @@ from memory.screen_text_shot import is_piece
 RESULTS = {"dev": Path(__file__).parent / "results" / "ocr-devfilms.json",
            "blind": Path(__file__).parent / "results" / "ocr-blindfilms.json",
            "blind2": Path(__file__).parent / "results" / "ocr-blind2films.json",
-           "blind3": Path(__file__).parent / "results" / "ocr-blind3films.json"}
+           "blind3": Path(__file__).parent / "results" / "ocr-blind3films.json",
+           "blind4": Path(__file__).parent / "results" / "ocr-blind4films.json",
+           "blind5": Path(__file__).parent / "results" / "ocr-blind5films.json"}
 STAGES = ("probe", "shots", "keyframes", "ocr")
 
 
@@ -59,12 +60,14 @@ def run_film(name: str, video: Path, truth: list[str], duration_s: float, reader
 
 
 def run(cache_dir: Path, names: tuple[str, ...] = (), reader: str = "lines", film_set: str = "dev") -> dict[str, Any]:
-    """Every film of `film_set` ("dev", "blind", "blind2" or "blind3"; or those named): per film and in all."""
-    from tests.fixtures import blind2_scripts, blind3_scripts, blind_scripts, devset_scripts
+    """Every film of `film_set` ("dev" or "blind" to "blind5"; or those named): per film and in all."""
+    from tests.fixtures import (blind2_scripts, blind3_scripts, blind4_scripts, blind5_scripts, blind_scripts,
+                                devset_scripts)
     from tests.fixtures.devset import build_devset
 
     scripts = {"dev": devset_scripts.SCRIPTS, "blind": blind_scripts.SCRIPTS, "blind2": blind2_scripts.SCRIPTS,
-               "blind3": blind3_scripts.SCRIPTS}[film_set]
+               "blind3": blind3_scripts.SCRIPTS, "blind4": blind4_scripts.SCRIPTS,
+               "blind5": blind5_scripts.SCRIPTS}[film_set]
     films = build_devset(cache_dir, names, scripts)
     out: dict[str, Any] = {"reader": reader, "set": film_set, "films": {}}
     for name, dev in films.items():

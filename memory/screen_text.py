@@ -78,6 +78,7 @@ class FoundLine:
     box: Box            # in the frame's pixels
     light: bool         # light text on a darker ground (it is inverted before reading)
     chars: int          # letter-like components in it (how text-like it is)
+    core: Box | None = None  # the box the search found, where `box` is it widened (`widened_box`)
 
 
 @dataclass(frozen=True)
@@ -237,8 +238,11 @@ def find_lines(g: np.ndarray, config: ScreenTextConfig = ScreenTextConfig(),
     kept.sort(key=lambda f: (f.box[1], f.box[0]))
     # A first or last word over lighter footage stood out too little to be searched: its letters are at the
     # line's ink level beside the box.
-    return [FoundLine(widened_box(g, f.box, f.light, config.tight_range), f.light, f.chars)
-            for f in _merge_rows(kept, config)[:config.max_lines]]
+    out = []
+    for f in _merge_rows(kept, config)[:config.max_lines]:
+        box = widened_box(g, f.box, f.light, config.tight_range)
+        out.append(FoundLine(box, f.light, f.chars, f.box if box != f.box else None))
+    return out
 
 
 def _merge_rows(lines: list[FoundLine], config: ScreenTextConfig) -> list[FoundLine]:
@@ -365,12 +369,15 @@ def best_reading(readings: list[tuple[str, float]]) -> tuple[str, float]:
 
 def read_lines(g: np.ndarray, found: list[FoundLine], config: ScreenTextConfig = ScreenTextConfig()) -> list[ReadLine]:
     """Each found line read once per strip variant in one tesseract call; the best reading of each line
-    is kept (`best_reading`; text "" where no variant was read confidently)."""
-    cut = [strips(g, f, config) for f in found]
-    texts = iter(read_strips([s for ss in cut for s in ss], config))
+    is kept (`best_reading`; text "" where no variant was read confidently), of a widened line's strips
+    the widened ones only where they read better (`memory.screen_text_widen`)."""
+    from memory.screen_text_widen import line_reading, line_strips  # it builds on this module's strips
+
+    cut = [line_strips(g, f, config) for f in found]
+    texts = iter(read_strips([s for ss, _ in cut for s in ss], config))
     out = []
-    for f, ss in zip(found, cut):
-        text, conf = best_reading([next(texts) for _ in ss])
+    for f, (ss, n_wide) in zip(found, cut):
+        text, conf = line_reading([next(texts) for _ in ss], n_wide, f, config)
         out.append(ReadLine(f.box, text, conf))
     return out
 

@@ -37,6 +37,7 @@ from memory import screen_text
 from memory.screen_text import (Box, FoundLine, ScreenTextConfig, best_reading, find_lines, grey, overlap, strip_place,
                                 strips)
 from memory.screen_text_align import Placed, laid_together, placed, widened
+from memory.screen_text_widen import line_reading, line_strips
 from memory.screen_text_fuse import fused_crops, lines_in_fused, with_fused
 from memory.screen_text_roll import Roll, RollConfig, find_roll, ink, moved_to, roll_lines, same_size
 from memory.screen_text_words import is_piece, line_key, rejoined
@@ -85,7 +86,9 @@ class _Track:
 
 
 # A track, strips cut from it, and where they lie in the frame (`strip_place`; None where unknown).
-_Pending = tuple[_Track, list[np.ndarray], tuple[float, float] | None]
+# A track, the strips cut to read it, where its words lie (None: unplaced), the line the strips were cut from
+# when some of them are of its found box (`memory.screen_text_widen.line_strips`) and how many are not.
+_Pending = tuple[_Track, list[np.ndarray], tuple[float, float] | None, FoundLine | None, int]
 
 
 def _changed(a: np.ndarray, b: np.ndarray, config: ScreenTextConfig) -> bool:
@@ -309,7 +312,8 @@ def read_frames(frames: list[Image.Image | np.ndarray], config: ScreenTextConfig
             still.append(track)
             if track.cut < votes and not track.hidden:  # a hidden line is read once found again
                 track.cut += 1
-                pending.append((track, strips(img, f, config), strip_place(f, config)))
+                ss, n_wide = line_strips(img, f, config)
+                pending.append((track, ss, strip_place(f, config), f, n_wide))
             if len(track.crops) < fuse and (fi == track.first or searched):
                 lh = track.box[3] - track.box[1]
                 size = (track.box[2] - track.box[0] + 2 * lh, 2 * lh)
@@ -330,10 +334,12 @@ def read_frames(frames: list[Image.Image | np.ndarray], config: ScreenTextConfig
         fused = None if t.hidden else _fused(t)
         if fused is not None:
             left, scale = strip_place(fused[1], config)
-            pending.append((t, strips(fused[0], fused[1], config), (t.crop_left + left, scale)))
-    texts = iter(screen_text.read_strips([s for _, ss, _ in pending for s in ss], config))
-    for track, ss, place in pending:
-        reading = best_reading([next(texts) for _ in ss])
+            ss = strips(fused[0], fused[1], config)
+            pending.append((t, ss, (t.crop_left + left, scale), None, len(ss)))
+    texts = iter(screen_text.read_strips([s for _, ss, _, _, _ in pending for s in ss], config))
+    for track, ss, place, line, n_wide in pending:
+        read = [next(texts) for _ in ss]
+        reading = line_reading(read, n_wide, line, config) if line is not None else best_reading(read)
         track.readings.append(reading)
         words = getattr(reading, "words", ())
         track.words.append(placed(words, *place) if place is not None and reading[0] else ())
@@ -377,8 +383,10 @@ def _roll_tracks(greys: list[np.ndarray], roll: Roll, votes: int, config: Screen
             crops = [_crop(greys[path[k][0]], path[k][1], size) for k in run]
             one = fused_crops(crops, f.box, f.light) if len(crops) > 1 else None
             img, line = one if one is not None else (greys[path[run[0]][0]], FoundLine(path[run[0]][1], f.light, 0))
-            pending.append((t, strips(img, line, config), None))   # a roll's line moves: its words unplaced
-        pending.append((t, strips(fused, f, config), None))
+            ss = strips(img, line, config)
+            pending.append((t, ss, None, None, len(ss)))   # a roll's line moves: its words unplaced
+        ss = strips(fused, f, config)
+        pending.append((t, ss, None, None, len(ss)))
         out.append(t)
     return out
 
