@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agent import answer_type as at
-from agent import credits, prompts, quantity, textmatch
+from agent import cards, credits, prompts, quantity, textmatch
 from agent.evidence import SCREEN, SPEECH, EvidenceConfig, Line, quote, runs
 
 Embed = Callable[[list[str]], np.ndarray]   # texts -> L2-normalised vectors [n, d]
@@ -48,6 +48,7 @@ class AnswerConfig:
     run_penalty: float = 0.03    # taken per line beyond the first
     channel_weight: float = 0.1  # added to a quote from the channel the question names ("on screen", "say")
     label_penalty: float = 0.15  # taken from a card that only labels (a name, a title) when a fact is asked
+    subject_penalty: float = 0.3  # taken from a card or row about another thing than the question names
     floor: float = 0.55          # an answer scoring below this does not answer the question
     title_weight: float = 1.0    # added to the opening title card when the question asks what the video is
                                  # called, and to a licence notice when it asks how the video may be used
@@ -104,11 +105,14 @@ class Ranker:
         self.host = host if credits.asks_host(question) else None
         # "who filmed it", "who is the reporter": a credit of that role answers, when the video has one
         self.credit = credits.asks_credit(question) and self.host is None
+        self.funder = credits.asks_funder(question)  # "which bank helped pay for the film": its funders' card
+        self._funders: set[Line] = set()
 
         # what a "how many" question counts, or an "is there" question asks about ("is there parking")
         self._things = at.counted(question) or at.asked_thing(question)
         # a quote without the kind of answer asked does not answer: a number for "how many", a name for "what brand"
         self.required = self.kind in at.REQUIRED or at.needs_name(question)
+        self._token = at.token_asked(question)  # "what colour", "the discount code": the words that answer
         cue = quantity.cue_words(question) if self.kind == at.NUMBER else set()
         self.terms = " ".join(t for t in textmatch.key_terms(question) if t not in cue)
         # The question's words weighted by how rare they are in this video (`video_lines`: all its lines):
@@ -126,6 +130,9 @@ class Ranker:
             if t not in credits.WORK_WORDS)
         self.intros = intros  # the video's lines introducing a person (`credits.introductions`)
         self._asked = set(textmatch.content_tokens(question))
+        # the things the video's cards are about ("aurion", "kestrel") and those the question names
+        self._card_things = cards.things(video_lines)
+        self.subjects = self._asked & self._card_things
         self._q = embed([question])[0]
 
     def score_texts(self, texts: Sequence[str], sims: Sequence[float] | None = None,
@@ -144,7 +151,9 @@ class Ranker:
             if self.kind == at.PERSON and self.terms:
                 # a name counts as much as the line is about what the person did ("directed by")
                 cue *= 1.0 if credits.role_named(self.question, topic) else cov
-            scores.append(float(s) + c.term_weight * cov + (cue if self.kind != at.THING else 0.0))
+            if self._token is not None:  # a colour, a code: the line holds one, or it does not answer
+                cue = c.cue_weight if self._token.search(t) else -c.cue_missing
+            scores.append(float(s) + c.term_weight * cov + (cue if self.kind != at.THING or self._token else 0.0))
         return np.asarray(scores), sim
 
     def rank(self, lines: list[Line]) -> list[Candidate]:
@@ -157,12 +166,16 @@ class Ranker:
         found = [r for r in runs(lines, self.config.evidence) if len(r) == 1 or r[0].source == SCREEN]
         labels = [ln for ln in lines if ln.source == SCREEN and ln.start_s <= at.TITLE_S and at.label(ln.text)]
         title = min(labels, key=lambda ln: ln.start_s, default=None)  # the opening's first label
+        if self.funder:
+            self._funders = credits.funder_cards([ln for ln in lines if ln.source == SCREEN])
         said = [self._captioned(r, lines) for r in found]
         scores, run_sims = self.score_texts([quote(r) for r in found],
                                             [max(sims[ln] for ln in r + s) for r, s in zip(found, said)],
                                             [" ".join([quote(r)] + [ln.text for ln in s]) for r, s in zip(found, said)])
         scores = scores - self.config.run_penalty * np.asarray([len(r) - 1 for r in found])
         scores = scores + np.asarray([self._channel(r, title) for r in found])
+        scores = scores - self.config.subject_penalty * np.asarray(
+            [cards.off_subject(r, lines, self.subjects, self._card_things) for r in found], dtype=float)
         out = []
         for i in np.argsort(-scores, kind="stable"):
             run = self.extend(found[int(i)], lines)
@@ -180,10 +193,12 @@ class Ranker:
         if self.title:
             return c.title_weight if screen and title in run and at.label(quote(run)) else 0.0
         if self.channel:  # "Welcome back to Muddy Boots", whatever its words
-            return c.title_weight if at.WELCOME.search(quote(run)) else 0.0
+            return c.title_weight if any(at.channel_named(ln.text) for ln in run) else 0.0
         if self.host is not None:  # the video's own person: the line introducing them, whatever its words
             return c.title_weight if self.host in run and (self.kind != at.ROLE or self._card(run)) else 0.0
         if self.credit and credits.credited(self.question, quote(run)):  # "Camera ..." for "who filmed it"
+            return c.title_weight
+        if self.funder and screen and set(run) <= self._funders:
             return c.title_weight
         if self.identity and any(ln in self.intros for ln in run):
             return c.intro_weight
@@ -224,10 +239,18 @@ class Ranker:
 
     def answers(self, c: Candidate, score: float) -> bool:
         """Whether a candidate scoring `score` answers: at the floor, holding the kind of answer the question
-        requires (a number for "how many", a place for "where"), about a thing the video names, and saying
-        something the question does not."""
+        requires (a number for "how many", a place for "where", a colour for "what colour", a code for "the
+        discount code"), about a thing the video names, and saying something the question does not."""
         return score >= self.config.floor and (c.typed or not self.required) and not self._unnamed(c) \
-            and not self.echoes(c.lines)
+            and not self.echoes(c.lines) and not (self._token and not self._token.search(c.quote)) \
+            and not self._other_thing(c)
+
+    def _other_thing(self, c: Candidate) -> bool:
+        """Whether a name answering "which company makes the Mirel" is another thing the video's cards are
+        about ("Halden", the other product reviewed): a product is not its own maker, shop or brand."""
+        named = set(textmatch.content_tokens(c.lead))
+        return bool(self.subjects) and at.needs_name(self.question) and bool(named) \
+            and named <= self._card_things - self.subjects
 
     def echoes(self, run: tuple[Line, ...]) -> bool:
         """Whether the run says nothing the question does not ("Here's where it all went wrong" for "what went
@@ -290,6 +313,9 @@ class Ranker:
         named = [n for n in (credits.credited(self.question, ln.text) for ln in run) if n] if self.credit else []
         if named:
             return named[0]
+        token = [m.group(0) for m in (self._token.search(ln.text) for ln in run) if m] if self._token else []
+        if token and self.kind in (at.THING, at.ENTITY):  # "POCKET15" for "the discount code", "blue"
+            return token[0]
         for ln in sorted(run, key=lambda x: -textmatch.coverage(self.terms, x.text, fuzzy=True)):
             if self.kind == at.ROLE and ln.source == SPEECH:
                 continue  # a job is led by the card that prints it, not by a sentence

@@ -128,7 +128,7 @@ class Reader:
                 self._leads = [(ln.start_s, ln.end_s) for _, ln in self._best(self.introductions())]
             elif self.ranker.channel:  # "what's the channel called": where the video greets its viewers
                 said, shown = self._whole_video()
-                greets = [ln for ln in said + screen_lines(shown) if answer_type.WELCOME.search(ln.text)]
+                greets = [ln for ln in said + screen_lines(shown) if answer_type.channel_named(ln.text)]
                 self._leads = [(ln.start_s, ln.end_s) for ln in greets[: self.config.max_leads]]
             elif answer_type.scans(self.question):
                 said, shown = self._whole_video()

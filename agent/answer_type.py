@@ -109,6 +109,16 @@ TITLE_S = 20.0  # a card shown in the video's first seconds is its title card
 # "What's the channel called?": vloggers greet with it ("Welcome back to Muddy Boots"); the episode's title is not it.
 _CHANNEL_Q = re.compile(r"\b(channel|podcast)\b|\b(show|series|vlog)\b.*\b(called|name)\b|\b(called|name)\b.*\b(show|series|vlog)\b")
 WELCOME = re.compile(r"\b(?i:welcome(?: back)? to|you're watching|you are watching)\s+(?:the\s+)?([A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*){0,3})")
+# ... or print it on the host's lower third after the role ("Host, Pocket Audio", "Presenter | The Long Walk").
+_HOST_CARD = re.compile(r"^\s*(?i:(?:your\s+)?(?:host|presenter|creator|vlogger|youtuber)(?:\s+of)?)\s*[,:|–—-]?\s+"
+                        r"((?:the\s+)?[A-Z][\w'’&-]*(?:\s+[A-Z][\w'’&-]*){0,3})\s*$")
+
+
+def channel_named(line: str) -> str:
+    """The channel or show a line names as the video's own: the greeting's name ("Welcome back to Muddy
+    Boots") or the show on the host's card ("Host, Pocket Audio"); "" when it names none."""
+    m = WELCOME.search(line) or _HOST_CARD.match(line)
+    return m.group(1) if m else ""
 _TITLE_Q = re.compile(r"\b(called|title|titled|name)\b")
 _WORK = re.compile(r"\b(show|film|video|vlog|documentary|programme|program|series|episode|movie|report|clip|"
                    r"talk|lecture|presentation|podcast|tutorial|lesson|webinar)\b")
@@ -240,6 +250,24 @@ def has_answer(kind: str, text: str, question: str = "") -> bool:
     return True
 
 
+# "What colour do they come in?": only a line naming a colour answers ("Waterproof (IPX7)" does not).
+_COLOUR_Q = re.compile(r"\b(what|which)\s+colou?rs?\b|\bcolou?rs?\s+(is|are|was|were|do|does|did)\b")
+_COLOUR = re.compile(r"\b(black|white|grey|gray|silver|gold|golden|red|orange|yellow|green|blue|navy|purple|violet|"
+                     r"pink|brown|beige|cream|teal|turquoise|maroon|crimson|scarlet)\b", re.I)
+
+
+# "What's the discount code?": only a line printing a code answers ("POCKET15", "SAVE-20"), not one about it.
+_CODE_Q = re.compile(r"\b(discount|promo|promotion|promotional|voucher|coupon|referral|offer|affiliate)\s+codes?\b"
+                     r"|^\s*(what|which)(?:'s| is| was)?\s+(?:the\s+)?codes?\b")
+_CODE_TOKEN = re.compile(r"\b(?=[A-Z0-9-]*[A-Z])(?=[A-Z0-9-]*\d)[A-Z0-9-]{4,}\b|\b[A-Z]{5,}\b")
+
+
+def token_asked(question: str) -> re.Pattern[str] | None:
+    """The words a colour or a code question needs its answer to hold (a colour, a code); None for others."""
+    q = question.lower()
+    return _COLOUR if _COLOUR_Q.search(q) else _CODE_TOKEN if _CODE_Q.search(q) else None
+
+
 def needs_name(question: str) -> bool:
     """Whether only a thing's own name answers ("what brand of adhesive": not "ready-mixed adhesive")."""
     return answer_type(question) == ENTITY and bool(_NAMED_Q.search(question.lower()))
@@ -272,9 +300,9 @@ def short_span(question: str, kind: str, line: str) -> str:
     if kind not in (ENTITY, PLACE):  # "what does the X fund pay for": a name there is the question's own subject
         return ""
     channel = kind == ENTITY and asks_channel(question)
-    greeting = WELCOME.search(line) if channel else None
+    greeting = channel_named(line) if channel else ""
     if greeting:  # "Welcome back to Muddy Boots, where ..." names the channel
-        return greeting.group(1)
+        return greeting
     asked = set(textmatch.content_tokens(question))
     found = [n for n in names(line) if not set(textmatch.content_tokens(n)) <= asked]  # not the question's own
     holding = [n for n in found if terms & set(textmatch.content_tokens(n)) and len(n.split()) >= 2
@@ -297,8 +325,12 @@ def short_span(question: str, kind: str, line: str) -> str:
     # "which shop": a name the question does not hold ("Barrow & Pike"); not a word a line opens with
     # ("Retired plasterer") nor a job ("Food Writer"); a channel only by its greeting or its own word
     own = [n for n in found if (len(n.split()) >= 2 or not _opens(line, n))
-           and not {w.lower() for w in n.split()} & _ROLES]
+           and not {w.lower() for w in n.split()} & _ROLES and not _CODE.fullmatch(n)]
     return own[0] if own and not channel and _NAMED_Q.search(question.lower()) else ""
+
+
+# A rating or a format is no maker's or shop's name: "IPX7", "4K", "MP3".
+_CODE = re.compile(r"[A-Z0-9-]*\d[A-Z0-9-]*")
 
 
 def _opens(line: str, name: str) -> bool:

@@ -36,10 +36,11 @@ gazette herald observatory association club radio network group charity""".split
 # Words for the person a video is by or about, when the question names nobody else.
 _HOST = frozenset("""vlogger youtuber blogger streamer reviewer presenter host speaker narrator lecturer creator
 interviewer reporter guide she he her his him woman man lady guy person giving talking speaking presenting narrating
-hosting doing making name call called video vlog channel talk lecture tour film episode show camera""".split())
+hosting introducing doing making name call called video vlog channel talk lecture tour film episode show
+camera""".split())
 _HOST_Q = re.compile(r"\b(vlogger|youtuber|blogger|streamer|reviewer|presenter|host|speaker|narrator|lecturer|creator|"
                      r"reporter|guide|she|he|her|"
-                     r"his|giving|talking|speaking|presenting|narrating|hosting)\b")
+                     r"his|giving|talking|speaking|presenting|narrating|hosting|introducing)\b")
 # "Hi, I'm Tess", "my name is Leonie Fairbairn", "this is Tomasz Nowak": a person introduced in speech.
 _INTRODUCES = re.compile(r"\b(?i:i'm|i am|my name is|my name's|name's)\s+((?:[A-Z][\w'’-]+\s?){1,3})")
 
@@ -111,6 +112,30 @@ def asks_host(question: str) -> bool:
 WORK_WORDS = frozenset("film video footage documentary clip episode programme program report vlog".split())
 _IDENTITY_Q = re.compile(r"^\s*who(?:'s|\s+is|\s+was|\s+are)\s+(?:the|this|that|a|an)\s+\w+"
                          r"|\bwhat(?:'s|\s+is|\s+was)\s+the\s+[\w']+(?:\s+[\w']+)?\s+name\b|\bname of the\b")
+
+
+# "Which trust helped fund the film", "who sponsored the talk": who paid for the video (or the event it
+# records) itself. Its funders are credited on a card ("Supported by", "With help from"), while the narration
+# may speak of who paid for what the video is about ("the planting was paid for by ...").
+_FUNDS_Q = re.compile(r"\b(pa(?:y|ys|id|ying)|fund\w*|sponsor\w*|support\w*|financ\w*|back(?:ed|ers?)?)\b")
+_FUNDED_WORK = WORK_WORDS | frozenset("talk lecture series podcast channel listed credited".split())
+_FUNDER_CUE = re.compile(r"\b(supported|funded|sponsored|financed|backed|paid for|made possible|supporters?|funders?|"
+                         r"sponsors?|thanks to|with (?:the )?(?:help|support|thanks|funding)|"
+                         r"in (?:association|partnership) with)\b", re.IGNORECASE)
+
+
+def asks_funder(question: str) -> bool:
+    """Whether the question asks who paid for the video itself ("which bank helped pay for the film",
+    "which foundation is listed as a supporter"), not for something the video is about."""
+    q = question.lower()
+    return bool(_FUNDS_Q.search(q)) and bool(set(textmatch.words(q)) & _FUNDED_WORK)
+
+
+def funder_cards(shown: list[Line]) -> set[Line]:
+    """The screen lines of a card that credits funders: a line saying "Supported by" (or the like) and the
+    lines shown while it is (a card's lines fade in one after another)."""
+    cues = [ln for ln in shown if _FUNDER_CUE.search(ln.text)]
+    return {ln for ln in shown for c in cues if max(ln.start_s, c.start_s) <= min(ln.end_s, c.end_s)}
 
 
 # The person asked about is in the video, not only spoken of ("the warden" she mentions may never appear).

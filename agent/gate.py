@@ -225,7 +225,9 @@ class Gate:
         if h is None or not mine:
             yield run.observe(f"answer rejected: nothing around {ref} answers the question")
             return False
-        c = mine[0].candidate
+        # the moment's best quote that answers (the planner chose the moment for it), not one scoring higher
+        # without the kind of answer asked (a sentence about "a discount code" beside the card printing it)
+        c = (self.reader.answers(mine) or mine)[0].candidate
         cited = yield from self._backing(c, run)
         check = self.reader.check(c, [(x.start_s, x.end_s) for x in cited], self.config.time_tolerance_s)
         self.checks += 1

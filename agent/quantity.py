@@ -26,7 +26,8 @@ _ORDINAL = r"(?:\d{1,2}(?:st|nd|rd|th)|(?:twenty|thirty)?[\s-]?(?:" + "|".join(_
 
 # A time or a date: a word alone answers "when" ("every Tuesday", "in 2019"), with or without a number.
 _WHEN = re.compile(r"\b(1[5-9]\d\d|20\d\d|" + "|".join(_MONTHS) + "|" + _WEEKDAY + r"|yesterday|tomorrow|today|"
-                   r"spring|summer|autumn|winter|\d+\s*[ap]\.?m\b|o'clock)\b", re.I)
+                   r"spring|summer|autumn|winter|christmas|easter|new year|midsummer|halloween|"
+                   r"(?:next|last) (?:year|month|week)|\d+\s*[ap]\.?m\b|o'clock)\b", re.I)
 _DAY = re.compile(r"\b(" + _WEEKDAY + r"|weekends?|yesterday|tomorrow|today|\d{1,2}(st|nd|rd|th)|" + _MONTH +
                   r"\s+\d{1,2}|\d{1,2}\s+(of\s+)?" + _MONTH + r")\b", re.I)
 # A date names the day of a month ("the 21st of June", "June 21", "3/5/2024"), not "today".
@@ -48,6 +49,7 @@ _DISTANCE = re.compile(r"\b(kilomet\w*|km|miles?|met(er|re)s?|centimet\w*|feet|f
                        r"stories|floors)\b|\d\s*(m|cm|ft)\b", re.I)
 _HEIGHT = re.compile(r"\b(met(er|re)s?|centimet\w*|feet|foot|inch(es)?|storeys?|stories|floors)\b|\d\s*(m|cm|ft)\b",
                      re.I)
+_WEIGHT = re.compile(r"\b(grams?|kilos?|kilograms?|tonnes?|tons?|pounds?|lbs?|ounces?|oz|stone)\b|\d\s*(g|kg)\b", re.I)
 # How often: "every month", "twice a week", "on the first Saturday of each month", "weekly".
 _ORDINAL_OF = r"(?:(?:the\s+)?(?:first|second|third|fourth|last)\s+\w+\s+of\s+)?"  # "the first Saturday of"
 _FREQUENCY = re.compile(r"\b" + _ORDINAL_OF + r"(?:every|each)\s+(?:other\s+|second\s+|few\s+)?\w+"
@@ -71,8 +73,10 @@ _MONEY = re.compile(r"[$€£¥]|\b(euros?|dollars?|pounds?|quid|bucks|cents?|pe
 # An age said bare follows a verb ("the oldest is 81", "she turned 40"), not a noun ("Route 7").
 AGE = re.compile(r"\b(years?|months?)[ -]old\b|\baged?\s+\d|\b(is|was|am|are|were|'s|turned|turns|turning|be|in|at)"
                  r"\s+(\d{1,3}|" + "|".join(_SMALL) + r")\b(?!\s*(%|per))|\b1[5-9]\d0s\b", re.I)
-_COST_Q = re.compile(r"\b(cost|costs|price|pay|paid|paying|charge|charged|fees?|free|money|spend|spent|budget|worth|"
-                     r"how much (does|is|was|are|did|do|will))\b")
+# "on a charge", "to charge it" speak of a battery, not of money.
+_COST_Q = re.compile(r"\b(cost|costs|price|pay|paid|paying|(?<!a )(?<!one )(?<!full )(?<!per )(?<!to )charge|charged|"
+                     r"fees?|free|money|spend|spent|budget|worth|"
+                     r"how much (does|is|was|are|did|do|will)(?!.*\bweigh))\b")  # "how much does it weigh": no price
 # "Do you have to pay?", "Is it free?": a yes-or-no question about money wants what it costs.
 PAY_Q = re.compile(r"^\s*(do|does|did|is|are|was|were|will|would|can|could|must|should)\b.*\b(pay|paying|paid|charge|"
                    r"charged|fees?|free|cost|costs)\b")
@@ -127,6 +131,7 @@ _UNITS = ((re.compile(r"\bhow old\b|\bwhat age\b"), AGE),
           (re.compile(r"\bhow long (has|have|had)\b"), _SINCE),
           (re.compile(r"\bhow (long|far|close|near)\b|\bdistance\b"), _DISTANCE),
           (re.compile(r"\bhow (tall|high|deep|wide)\b|\b(height|width|depth)\b"), _HEIGHT),
+          (re.compile(r"\bhow (heavy|light)\b|\bweigh\w*\b"), _WEIGHT),
           (re.compile(r"\bhow (fast|quick|quickly)\b|\b(his|her|their|'s) (\w+ )?time\b"),
            re.compile(r"\b(km/h|kph|mph|miles an hour|kilomet\w* an hour|seconds?|minutes?|hours?)\b", re.I)),
           (re.compile(r"\bhow (much )?(cooler|warmer|colder|hotter)\b|\btemperature\b"),
@@ -149,8 +154,9 @@ _MEASURES = re.compile(r"^(seconds?|minutes?|hours?|days?|weeks?|months?|years?|
 # A sum of money ("£5, members ...") and a number ending its list item ("5, members") count nothing.
 _COUNT = re.compile(r"(?:(?<![$€£¥\d.,])\d(?:[\d,.]*\d)?|\b(?:" + "|".join(WORD_NUM) + r"))[\s-]+(\w+)(?:\s+(\w+))?",
                     re.I)
-NUMBER_Q = re.compile(r"\b(how (many|much|long|far|big|old|often|frequently|regularly|fast|quick|quickly|high|tall|"
-                      r"large|cool|cold|hot|warm|early|late|close|near|deep|wide)|(what|which) (year|date|day|night|"
+NUMBER_Q = re.compile(r"\b(how (many|much|long|far|big|old|heavy|light|often|frequently|regularly|fast|quick|quickly|"
+                      r"high|tall|large|cool|cold|hot|warm|early|late|close|near|deep|wide)|"
+                      r"(what|which) (year|date|day|night|"
                       r"evening|month|time|age|percentage|proportion|share|fraction|portion|decade)|when)\b|\bcost\b|\bprices?\b"
                       r"|\bworth\b|\b(his|her|their|'s) (\w+ )?time\b|" + PAY_Q.pattern)
 NUMBER = re.compile(r"\d|\b(" + "|".join(WORD_NUM + _MONTHS) + r"|noon|midday|midnight)\b", re.IGNORECASE)
@@ -170,17 +176,33 @@ def units(question: str) -> tuple[re.Pattern[str], ...]:
     return tuple(dict.fromkeys(found))
 
 
+# The verbs a duration question asks with; the answer's line need not say them ("Built in 11 months").
+_DURATION_VERBS = frozenset("take takes took taken taking last lasts lasted lasting".split())
+
+
 def cue_words(question: str) -> set[str]:
     """The words that ask for a quantity's kind ("which day", "how often"): they name the kind of answer,
     not what the answer is about ("every day except Monday" shares "day" with "on which day ...")."""
     q = question.lower()
-    return {w for asks, _ in _UNITS for m in asks.finditer(q) for w in textmatch.words(m.group(0))}
+    found = {w for asks, _ in _UNITS for m in asks.finditer(q) for w in textmatch.words(m.group(0))}
+    if found & {"long", "hours", "minutes", "days", "weeks"}:  # "how long did it take", "how many hours does it last"
+        found |= _DURATION_VERBS & set(textmatch.words(q))
+    return found
 
 
 def _within(unit: re.Pattern[str], line: str, start: int, end: int) -> bool:
     """Whether the unit is read inside line[start:end], in the context of the whole line ("90 million" is
     a sum of money alone, not before "litres")."""
     return any(m.end() <= end for m in unit.finditer(line, start))
+
+
+def _names_part(line: str, start: int, span: str) -> bool:
+    """Whether the number at line[start:] ends a name, as a model's number does ("Aurion Pods 3: 6 hours",
+    "the Kestrel Buds 2"): a small whole number after two capitalised words, in a line not set in capitals."""
+    if not re.fullmatch(r"\d{1,3}", span) or line.upper() == line:
+        return False
+    before = re.split(r"[.;:|,]", line[:start])[-1].split()
+    return len(before) >= 2 and all(w[:1].isupper() for w in before[-2:])
 
 
 def number_spans(question: str, line: str) -> list[str]:
@@ -192,8 +214,9 @@ def number_spans(question: str, line: str) -> list[str]:
     found = [(m.start(), m.group(0).strip(" ,.")) for u in wanted if u in _PHRASES for m in _found(question, u, line)]
     for m in _NUM_SPAN.finditer(line):
         span = m.group(0).strip(" ,.")
-        if not NUMBER.search(span) or any(a <= m.start() < a + len(s) for a, s in found):
-            continue  # inside a phrase already found ("ten past eight")
+        if not NUMBER.search(span) or any(a <= m.start() < a + len(s) for a, s in found) \
+                or _names_part(line, m.start(), span):
+            continue  # inside a phrase already found ("ten past eight"), or a model's number ("Aurion Pods 3")
         # a unit in the words just before it, in its clause: "a minute and a half", "the oldest is 81"
         before = " ".join(re.split(r"[,;:.|]", line[:m.start()])[-1].split()[-3:] + [span])
         unit_before = next((u.search(before) for u in wanted if not u.search(span) and u.search(before)), None)

@@ -51,7 +51,7 @@ def test_compose_quotes_the_line_that_answers(tmp_path: Path) -> None:
     h = Hypothesis(ref="c1", video_id=lib.video_id, start_s=10.0, end_s=14.0, snippet="walked … park", logit=0.0)
     blank = Hypothesis(ref="c2", video_id=lib.video_id, start_s=80.0, end_s=90.0, snippet="", logit=0.0)
     text = compose([h, blank], Reader(lib, lib.video_id, "What colour is the umbrella?"))
-    assert text == '0:12.0-0:14.0: "my umbrella is yellow" 1:20.0-1:30.0 (visual match)'
+    assert text == 'yellow. 0:12.0-0:14.0: "my umbrella is yellow" 1:20.0-1:30.0 (visual match)'  # led by the colour
     lib.close()
 
 

@@ -102,7 +102,8 @@ def test_the_kind_of_a_name_question_is_what_it_names(question, kind) -> None:
 
 @pytest.mark.parametrize("question,host", [("Who is giving the talk?", True), ("what's her name", True),
                                            ("Who runs the testing lab?", False), ("who filmed it", False),
-                                           ("Who does she interview?", False)])
+                                           ("Who does she interview?", False),
+                                           ("who's the man introducing her", True)])
 def test_a_host_question_names_nobody_else(question, host) -> None:
     assert credits.asks_host(question) is host
 
@@ -174,3 +175,24 @@ def test_a_job_line_names_no_one_the_card_s_name_line_does(tmp_path) -> None:
     assert credits.credited("who's the physics teacher", "Physics Teacher, Wexbury Academy") == ""
     final = answer(tmp_path, "who's the physics teacher", speech, cards, 60.0)
     assert final.status == "answered" and final.text.startswith("Sam Okoro")
+
+
+BRIDGE = [Row(3, 9, "Hi, I'm Dev Malhotra, and today it's the old iron bridge at the end of my road."),
+          Row(10, 17, "Work on the repairs should take about two years, and the council hopes to reopen it by "
+                      "Christmas."),
+          Row(18, 24, "It carried trams until the war, and horses before that.")]
+BRIDGE_CARDS = [Row(1, 3, "The Bridge at the End of the Road"), Row(3, 9, "Dev Malhotra"),
+                Row(3, 9, "Host, Rivet Street"),
+                Row(25, 30, "THE IRON BRIDGE | Opened 1887 | Built in 9 months")]
+
+
+@pytest.mark.parametrize("question,lead", [
+    ("How long did it take to build the bridge?", "9 months"),   # "take" asks a duration: the repairs "take" 2 years
+    ("When do they hope to reopen it?", "Christmas"),            # a holiday is a time
+    ("channel name?", "Rivet Street"),                           # the show on the host's card, not the title
+])
+def test_a_time_or_a_show_said_without_the_questions_words(tmp_path, question, lead) -> None:
+    final = answer(tmp_path, question, BRIDGE, BRIDGE_CARDS, duration_s=40.0)
+    assert final.status == "answered"
+    assert final.text.startswith(lead) or question.startswith("channel") and f"Host, {lead}" in final.text
+    assert "two years" not in final.text.split(".")[0] and "The Bridge at" not in final.text

@@ -42,6 +42,7 @@ def _lead(final) -> str:
     "Where does Hattie live?",                # her name card names her, not a place
     "What brand of paint did she use?",       # "2 tins of shed paint" names no brand
     "Is there parking at the allotments?",    # parking is never mentioned
+    "What colour are the raffle tickets?",    # the card names their price, no colour
 ])
 def test_a_line_of_the_kind_asked_that_does_not_answer_is_not_given_as_the_answer(tmp_path, question) -> None:
     # Without the soup tent's "until half past two": the end of another event would still be taken for the
@@ -126,3 +127,8 @@ def test_a_number_is_quoted_as_the_whole_word_memory_holds() -> None:
     assert quantity.span("How many shows a day were there in the fifties?",
                          "By the 1950s, they were showing films again, six days a week.") != "1950"
     assert quantity.span("How heavy is the bag?", "It was 2.5kg when we weighed it.") == "2.5kg"
+
+
+def test_a_colour_the_video_names_answers_a_colour_question(tmp_path) -> None:
+    final = _ask(tmp_path, "what colour is she painting the shed")
+    assert final.status == "answered" and "blue paint" in final.text
