@@ -1,4 +1,4 @@
-"""`python -m bench agent [--set dev|heldout|blind|blind2|blind3|blind4|old|all] [--json]`: the agent on labelled
+"""`python -m bench agent [--set dev|heldout|blind|blind2|blind3|blind4|blind5|old|all] [--json]`: the agent on labelled
 fixtures.
 
 `--set dev` (the default): the development set, questions a viewer asks about three films built from the
@@ -15,6 +15,8 @@ exactly as `--set dev` (same fields); its films are cached with the development 
 the second blind set (bench/blind2.py: a travel vlog and an explainer talk), run, scored and kept the same way;
 `--set blind3` the third (bench/blind3.py: a DIY how-to and an open-night report), the same way again;
 `--set blind4` the fourth (bench/blind4.py: an earbuds review and a history-society talk), the same way again.
+`--set blind5` the fifth (bench/blind5.py: a flat-to-rent tour and a youth football club's season review), the
+same way again.
 
 `--set old`: the 14 questions on the 10-minute espeak-ng fixture (8 with `--short`), with the figures this
 benchmark has always reported, so that they stay comparable:
@@ -65,8 +67,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--set", default="dev", choices=(*SETS, "old", "all"),
                     help="dev: the development set; heldout: the held-out films and questions; blind, blind2, "
-                         "blind3, blind4: the blind sets'; old: the 10-minute espeak-ng fixture's 14 questions; "
-                         "all: old and dev")
+                         "blind3, blind4, blind5: the blind sets'; old: the 10-minute espeak-ng fixture's 14 "
+                         "questions; all: old and dev")
     ap.add_argument("--profile", default="lite")
     ap.add_argument("--short", action="store_true", help="old set: the 56-second fixture and its 8 questions")
     ap.add_argument("--limit", type=int, default=0, help="ask only the first N questions (of each set)")

@@ -32,7 +32,8 @@ SETS = {"dev": ("bench.devset", "tests.fixtures.devset_scripts"),
         "blind": ("bench.blind", "tests.fixtures.blind_scripts"),
         "blind2": ("bench.blind2", "tests.fixtures.blind2_scripts"),
         "blind3": ("bench.blind3", "tests.fixtures.blind3_scripts"),
-        "blind4": ("bench.blind4", "tests.fixtures.blind4_scripts")}
+        "blind4": ("bench.blind4", "tests.fixtures.blind4_scripts"),
+        "blind5": ("bench.blind5", "tests.fixtures.blind5_scripts")}
 TARGETS = {"citation_hit_rate": 0.9, "answer_right_rate": 0.85, "right_but_unverified": 0,
            "answers_with_absent_words": 0, "max_seconds": 20.0, "median_seconds": 10.0}
 
@@ -116,8 +117,8 @@ def row(q: DevQuestion, spans: list[Span], s: Score, status: str, reason: str, a
 def run_dev(profile: str, cache: Path, videos_dir: Path, kinds: Sequence[str], limit: int,
             log: Callable[[str], None], save: Path | None = None, set_name: str = "dev") -> dict[str, object]:
     """Index the videos the chosen questions need, ask each question once, score it. `set_name` "dev" is
-    the development set; "heldout" the held-out films and questions (bench/heldout.py), "blind" to "blind4"
-    the blind sets' (bench/blind.py, bench/blind2.py, bench/blind3.py, bench/blind4.py), scored the same (see SETS).
+    the development set; "heldout" the held-out films and questions (bench/heldout.py), "blind" to "blind5"
+    the blind sets' (bench/blind.py to bench/blind5.py), scored the same (see SETS).
     With `save`, the result so far is written there after every question ("complete" false until the
     last), so that a long run interrupted still leaves its figures."""
     from agent.loop import run

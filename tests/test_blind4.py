@@ -10,9 +10,7 @@ import pytest
 
 from bench import blind3
 from bench.agent_dev import question_set
-from bench.agent_score import has_phrase
 from bench.blind4 import QUESTIONS
-from bench.devset import KINDS
 from tests.fixtures import blind3_scripts
 from tests.fixtures import question_set_checks as check
 from tests.fixtures.blind4_scripts import SCRIPTS
@@ -53,20 +51,11 @@ def test_a_spec_card_and_a_slide_show_their_heading_and_rows_together() -> None:
                                                  "Active noise cancelling"}),
             ("cinema_talk", "THE REGAL IN 1936", {"1,180 seats", "Built in 11 months",
                                                   "Tickets: 6d stalls, 1s 3d circle", "Architect: Vera Lund"})):
-        screen = truth(film).screen
-        head = next(x for x in screen if x.text == heading)
-        assert {x.text for x in screen if (x.start_s, x.end_s) == (head.start_s, head.end_s)} == rows | {heading}
+        check.check_card_rows(truth(film), heading, rows)
 
 
 def test_every_why_spans_a_fact_and_the_next_sentence_which_alone_holds_the_reason() -> None:
-    # A one-sentence span on the fact would miss the reason, as viewers' "why" questions often need.
-    whys = [q for q in QUESTIONS if q.question.lower().startswith("why")]
-    assert len(whys) >= 3
-    for q in whys:
-        t, ref = truth(q.video), q.refs[0]
-        assert len(q.refs) == 1 and t.keys[ref.last] == t.keys[ref.first] + 1, q.question
-        assert not any(has_phrase(t.sentence(ref.first).text, p) for p in q.answers[0]), q.question
-        assert all(has_phrase(t.sentence(ref.last).text, p) for p in q.answers[0]), q.question
+    check.check_whys_span_the_reason(QUESTIONS, set_truths("blind4"))
 
 
 @pytest.mark.slow
