@@ -130,6 +130,14 @@ def test_merge_spans_joins_a_line_across_runs_of_samples() -> None:
                    ("Alder Family Foundation", 50.0, 52.0)]  # the better reading kept
 
 
+def test_merge_spans_keeps_rows_of_a_table_that_differ_in_their_figures() -> None:
+    rows = [{"start_s": 68.0, "end_s": 80.0, "text": "Bedroom 1: 3.6 x 3.4m", "conf": 0.9},
+            {"start_s": 68.0, "end_s": 79.0, "text": "Bedroom 2: 2.6 x 2.4m", "conf": 0.9},
+            {"start_s": 80.0, "end_s": 82.0, "text": "Bedroom 2: 2.6 x 2.4m", "conf": 0.8}]   # the next run
+    got = [(s["text"], s["start_s"], s["end_s"]) for s in merge_spans(rows)]
+    assert got == [("Bedroom 1: 3.6 x 3.4m", 68.0, 80.0), ("Bedroom 2: 2.6 x 2.4m", 68.0, 82.0)]
+
+
 def test_the_line_reader_reads_every_screen_line_of_the_fixture_with_its_span(narrated: Narrated) -> None:
     shots = [_Shot(s.start_s, s.end_s, ()) for s in narrated.scenes]
     spans, counts = scan_lines(str(narrated.path), shots, OcrConfig(), duration_s=narrated.duration_s)
