@@ -129,6 +129,9 @@ class Ranker:
             self.weights.get(t, 1.0) >= 1.0 for t in textmatch.content_tokens(self.terms, drop_meta=True)
             if t not in credits.WORK_WORDS)
         self.intros = intros  # the video's lines introducing a person (`credits.introductions`)
+        # "who founded the collection": the deed asked, which a card naming someone must be about
+        plain = self.host is None and not self.credit and not self.funder and not self.identity
+        self._deed = credits.deed(question) if plain else ""
         self._asked = set(textmatch.content_tokens(question))
         # the things the video's cards are about ("aurion", "kestrel") and those the question names
         self._card_things = cards.things(video_lines)
@@ -243,7 +246,19 @@ class Ranker:
         discount code"), about a thing the video names, and saying something the question does not."""
         return score >= self.config.floor and (c.typed or not self.required) and not self._unnamed(c) \
             and not self.echoes(c.lines) and not (self._token and not self._token.search(c.quote)) \
-            and not self._other_thing(c)
+            and not self._other_thing(c) and not self._not_the_deed(c)
+
+    def _not_the_deed(self, c: Candidate) -> bool:
+        """Whether a card answering "who founded the clock collection" only names someone ("Curator, Ashby Clock
+        Museum | Margaret Doyle"): it neither says the deed nor is about all that the deed was done to
+        ("Volunteer Coordinator" for "who organises the volunteers"). Who holds a job is not who did what the
+        question asks; speech that says so still answers."""
+        if not self._deed or any(ln.source != SCREEN for ln in c.lines) or \
+                textmatch.coverage(self._deed, c.quote, fuzzy=True):
+            return False
+        deed = textmatch.stem(self._deed)
+        rest = " ".join(t for t in textmatch.content_tokens(self.terms, drop_meta=True) if t != deed)
+        return not rest or textmatch.coverage(rest, c.quote, fuzzy=True) < 1.0
 
     def _other_thing(self, c: Candidate) -> bool:
         """Whether a name answering "which company makes the Mirel" is another thing the video's cards are

@@ -62,6 +62,21 @@ def role_named(question: str, text: str) -> bool:
     return any(t.startswith(p) for p in wanted for t in textmatch.words(text))
 
 
+# Words after "who" that ask who someone is or what should happen, not who did a deed.
+_NOT_DEEDS = frozenset("""is was are were does did do will would can could has have had should shall may might must
+else exactly""".split())
+_DEED_Q = re.compile(r"^\s*who\s+(?:first\s+|originally\s+|actually\s+)?([a-z]+)\b")
+
+
+def deed(question: str) -> str:
+    """The deed a "who did it" question asks about ("who founded the collection" -> "founded"), "" when it asks
+    a role a credit prints (`roles`), who someone is, or no deed."""
+    m = _DEED_Q.match(question.lower())
+    if not m or m.group(1) in _NOT_DEEDS or roles(question) or at.answer_type(question) != at.PERSON:
+        return ""
+    return m.group(1)
+
+
 def asks_credit(question: str) -> bool:
     """Whether the question asks who held a role in making the video ("who filmed it", "who did the music")."""
     return at.answer_type(question) == at.PERSON and bool(roles(question))
