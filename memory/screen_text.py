@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from memory.screen_text_extend import widened_box
-from memory.screen_text_words import Reading, Word, without_stray_ends
+from memory.screen_text_words import Reading, Word, unglued, without_stray_ends
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in the frame's pixels
 
@@ -55,11 +55,13 @@ class ScreenTextConfig:
     psm: int = 7                    # each strip is read as one line of text
     min_conf: float = 0.5           # words below this confidence (0..1) are dropped
     min_line_conf: float = 0.6      # lines whose mean word confidence is below this are dropped
-    variants: tuple[str, ...] = ("strokes", "ink", "plain", "tight")  # strips read per line (see `strips`)
+    variants: tuple[str, ...] = ("strokes", "ink", "plain", "tight", "fill")  # strips read per line (`strips`)
     ink_range: int = 45             # "ink" strips: pixels within this many grey levels of the darkest are text
     tight_range: int = 15           # "tight" strips: the same, this close: light text over light footage,
     tight_contrast: int = 110       # cut only where the ground is within this many grey levels of the ink
     tight_min_ink: float = 0.05     # and only where at least this share of its pixels are ink (letters)
+    fill_max_ink: float = 0.4       # "fill" strips: only where at most this share is at the fill's level
+                                    # (above it, the lightest pixels are a pale band, not letters)
     still_level: int = 24           # a frame is unchanged since the last when under `still_share` of its
     still_share: float = 0.004      # 64x36 signature's pixels moved by more than `still_level` grey levels
     single_read_conf: float = 0.85  # a line read in only one frame of a shot must be at least this confident
@@ -267,7 +269,10 @@ def strips(g: np.ndarray, line: FoundLine, config: ScreenTextConfig = ScreenText
     becomes flat white), "ink" (only the pixels near the letters' own level: an outline, a shadow and
     bright or dark footage drop out), "tight" (the same, closer to the letters' level: white type over
     pale concrete or sunlit leaves, which "ink" keeps as black blots) and "plain" (the crop, inverted for
-    light text and contrast-stretched: shadowed letters, whose shadow the top-hat turns into a grey halo).
+    light text and contrast-stretched: shadowed letters, whose shadow the top-hat turns into a grey halo),
+    and "fill", for a line found by its dark strokes only: its lightest pixels, as "tight" takes them for
+    light text (white letters with a dark outline over pale footage are found by the outline, which "ink"
+    reads as hollow letters).
     """
     left, top, right, bottom = line.box
     lh = bottom - top
@@ -293,12 +298,23 @@ def strips(g: np.ndarray, line: FoundLine, config: ScreenTextConfig = ScreenText
             if variant == "tight" and float((strip == 0).mean()) < config.tight_min_ink:
                 continue  # a few specks, no letters (tesseract can crash on such a page)
             out.append(strip)
+        elif variant == "fill":
+            if line.light:
+                continue
+            c = 255 - crop
+            ink = float(np.percentile(c, 1))
+            strip = np.where(c <= ink + config.tight_range, 0, 255).astype(np.uint8)
+            share = float((strip == 0).mean())
+            if float(np.median(c)) - ink >= config.tight_contrast or not \
+                    config.tight_min_ink <= share <= config.fill_max_ink:
+                continue
+            out.append(strip)
         elif variant == "plain":
             c = (255 - crop) if line.light else crop
             lo, hi = np.percentile(c, (1, 99))
             out.append(np.clip((c.astype(np.float32) - lo) * (255.0 / max(1.0, hi - lo)), 0, 255).astype(np.uint8))
         else:
-            raise ValueError(f"unknown strip variant {variant!r} (strokes, ink, tight, plain)")
+            raise ValueError(f"unknown strip variant {variant!r} (strokes, ink, tight, plain, fill)")
     return out
 
 
@@ -345,7 +361,7 @@ def read_strips(strips: list[np.ndarray], config: ScreenTextConfig = ScreenTextC
             ws.pop(0)
         while ws and not _ALNUM.search(ws[-1][1]):
             ws.pop()
-        ws = without_stray_ends(ws)
+        ws = unglued(without_stray_ends(ws))
         text = " ".join(w[1] for w in ws)
         conf = float(np.mean([w[2] for w in ws])) if ws else 0.0
         ok = conf >= config.min_line_conf and _WORDY.search(text)

@@ -213,20 +213,25 @@ def _clash(a: ScreenLine, b: ScreenLine) -> bool:
 
 
 def _joins(upper: ScreenLine, lower: ScreenLine) -> bool:
-    """Whether two lines on screen together read as one: a role with its name below or to its right. A
-    role ends in "by", "of", "from" or ":", or is only role words ("Music"), or is a short label in
-    smaller type right above a short line (a credit's label over its name)."""
-    words = upper.text.split()
+    """Whether two lines on screen together read as one (`role_and_name`, in a frame both were seen in)."""
+    if min(upper.last, lower.last) < max(upper.first, lower.first):
+        return False
+    return role_and_name(upper.text, lower.text, *_boxes_together(upper, lower))
+
+
+def role_and_name(upper: str, lower: str, upper_box: Box, lower_box: Box, labels: bool = True) -> bool:
+    """Whether a line and another at the given places read as one: a role with its name below or to its right.
+    A role ends in "by", "of", "from" or ":", or is only role words ("Music"), or (with `labels`) is a short
+    label in smaller type right above a short line (a credit's label over its name)."""
+    words = upper.split()
     role = all(w.lower().strip(":,.") in _ROLE_WORDS for w in words)
-    if upper.text.strip().endswith(":"):  # "Sound design:" waits for its name; "Camera Ilse Marchetti:" is a
+    if upper.strip().endswith(":"):  # "Sound design:" waits for its name; "Camera Ilse Marchetti:" is a
         role = role or len(words) <= 2    # whole credit whose letters' outline read as a colon
     else:
-        role = role or bool(_WAITS.search(upper.text.strip()))
-    (l1, t1, r1, b1), (l2, t2, r2, b2) = _boxes_together(upper, lower)
-    label = b1 - t1 < 0.7 * (b2 - t2) and len(lower.text.split()) <= 4
+        role = role or bool(_WAITS.search(upper.strip()))
+    (l1, t1, r1, b1), (l2, t2, r2, b2) = upper_box, lower_box
+    label = labels and b1 - t1 < 0.7 * (b2 - t2) and len(lower.split()) <= 4
     if not (role or label) or len(words) > 5:
-        return False
-    if min(upper.last, lower.last) < max(upper.first, lower.first):
         return False
     h = max(b1 - t1, b2 - t2)
     beside = abs((t1 + b1) - (t2 + b2)) / 2 < 0.5 * h and 0 <= l2 - r1 < 12 * h
@@ -360,7 +365,7 @@ def read_frames(frames: list[Image.Image | np.ndarray], config: ScreenTextConfig
     out = laid_together(out)   # tracks that each followed a part of one line: one line
     # A piece of a line read whole in these frames of the shot ("Editing" of a roll's "Editing Sam Okafor",
     # "Alder Fa" where footage swallowed the rest a moment later) adds no words: the whole line holds them.
-    out = [s for s in out if not any(o is not s and is_piece(s.text, o.text) for o in out)]
+    out = [s for s in out if not any(o is not s and is_piece(s.text, o.text, strict=True) for o in out)]
     # A few letters over busy footage ("ate.") are a piece of it read as a word, unless they stay and read
     # alike and surely (a sign, a logo, a score); a role word ("Music") that joined its name is not short.
     return [s for s in _join_roles(out) if len(line_key(s.text).replace(" ", "")) > config.short_letters

@@ -39,6 +39,27 @@ def without_stray_ends(ws: list[Word]) -> list[Word]:
     return ws
 
 
+# A space between a name's words read as "_" ("Declan_Moyo"): a lower-case letter, "_", a capitalised word.
+_GLUED = re.compile(r"(?<=[a-z])_(?=[A-Z][a-z])")
+
+
+def unglued(ws: list[Word]) -> list[Word]:
+    """The words with a space that tesseract read as "_" between two words of a name split again ("Declan_Moyo"
+    -> "Declan", "Moyo"), each with its share of the word's width; a handle or an address ("@declan_moyo",
+    "my_site.org") keeps its underscores."""
+    out: list[Word] = []
+    for left, word, conf, right in ws:
+        if "@" in word or "." in word or "/" in word or not _GLUED.search(word):
+            out.append((left, word, conf, right))
+            continue
+        parts = _GLUED.split(word)
+        width, at = (right - left) / len(word), left
+        for part in parts:
+            out.append((round(at), part, conf, round(at + width * len(part))))
+            at += width * (len(part) + 1)
+    return out
+
+
 def rejoined(text: str, others: list[str]) -> str:
     """`text` with the words a spurious space split ("Li ndg ren") joined where another reading of the
     same line has the joined word ("Lindgren"): a gap inside a word that a frame's footage or a wide
@@ -65,12 +86,24 @@ def line_key(text: str) -> str:
     return " ".join(re.findall(r"[^\W_]+", text.lower()))
 
 
-def is_piece(piece: str, whole: str, share: float = 0.7) -> bool:
+def is_piece(piece: str, whole: str, share: float = 0.7, strict: bool = False) -> bool:
     """Whether line `piece` reads as a part of the longer line `whole` (a row read in part where footage
     swallowed some letters, a credit roll's row cut by the frame): most of its characters found in
-    order in `whole`, in runs of two or more."""
+    order in `whole`, in runs of two or more. `strict`, for a line about to be dropped as another's piece: also
+    within a stretch of `whole` at most 1.75 times its length, each of its words of three letters or more
+    found but for a letter. "The Delta" is then no piece of "Fisherman, Niger Delta" ("he" and "delta" lie far
+    apart), nor "riversidepictures.org" of "A Riverside Pictures production" (no "org")."""
     a, b = line_key(piece), line_key(whole)
     if not a or len(a) >= len(b):
         return False
-    found = sum(m.size for m in SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks() if m.size >= 2)
-    return found >= share * len(a)
+    blocks = [m for m in SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks() if m.size >= 2]
+    if sum(m.size for m in blocks) < share * len(a):
+        return False
+    if not strict:
+        return True
+    if blocks[-1].b + blocks[-1].size - blocks[0].b > 1.75 * len(a):
+        return False
+    found = {i for m in blocks for i in range(m.a, m.a + m.size)}
+    starts = [m.start() for m in re.finditer(r"\S+", a)]
+    return all(sum(i not in found for i in range(st, st + len(w))) <= 1
+               for st, w in zip(starts, a.split()) if len(w) >= 3)

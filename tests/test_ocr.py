@@ -138,6 +138,18 @@ def test_merge_spans_keeps_rows_of_a_table_that_differ_in_their_figures() -> Non
     assert got == [("Bedroom 1: 3.6 x 3.4m", 68.0, 80.0), ("Bedroom 2: 2.6 x 2.4m", 68.0, 82.0)]
 
 
+def test_merge_spans_joins_a_role_and_its_name_read_in_neighbouring_runs() -> None:
+    """A role card over a cut: its label read in one run of samples, its name below it in the next."""
+    spans = [{"start_s": 165.0, "end_s": 166.0, "text": "Filmed by", "conf": 0.9, "box": (520, 300, 760, 330)},
+             {"start_s": 167.0, "end_s": 168.0, "text": "Declan Moyo", "conf": 0.8, "box": (470, 340, 810, 395)},
+             {"start_s": 167.0, "end_s": 168.0, "text": "Thanks for watching", "conf": 0.9,  # far below: no name
+              "box": (470, 600, 810, 640)}]
+    got = [(s["text"], s["start_s"], s["end_s"]) for s in merge_spans(spans)]
+    assert got == [("Filmed by Declan Moyo", 165.0, 168.0), ("Thanks for watching", 167.0, 168.0)]
+    later = [dict(spans[0]), dict(spans[1], start_s=171.0, end_s=172.0)]  # a name long after: another card
+    assert [s["text"] for s in merge_spans(later)] == ["Filmed by", "Declan Moyo"]
+
+
 def test_the_line_reader_reads_every_screen_line_of_the_fixture_with_its_span(narrated: Narrated) -> None:
     shots = [_Shot(s.start_s, s.end_s, ()) for s in narrated.scenes]
     spans, counts = scan_lines(str(narrated.path), shots, OcrConfig(), duration_s=narrated.duration_s)

@@ -136,6 +136,15 @@ def test_a_piece_of_a_line_gives_way_to_the_whole_line() -> None:
     assert screen_text_shot.is_piece("Okafor", "Editing Sam Okafor")
     assert not screen_text_shot.is_piece("Sound Priya Nair", "Music Tom Reyes")
     assert not screen_text_shot.is_piece("Music Tom Reyes", "Music Tom Reyes")
+    assert screen_text_shot.is_piece("Ones Meltwater", "Chapter One: Meltwater", strict=True)  # a letter misread
+
+
+def test_a_short_line_is_not_a_piece_of_another_that_only_shares_its_letters() -> None:
+    """A title's second line and an address under a name are lines of their own: their words lie far apart
+    in the other line ("he" ... "delta"), or one of them is not in it at all ("org")."""
+    assert not screen_text_shot.is_piece("The Delta", "Fisherman, Niger Delta", strict=True)
+    assert not screen_text_shot.is_piece("riversidepictures.org", "A Riverside Pictures production", strict=True)
+    assert screen_text_shot.is_piece("lom Reyes", "Music Tom Reyes", strict=True)
 
 
 def _shown(text: str, box: tuple[int, int, int, int]) -> screen_text_shot.ScreenLine:

@@ -81,3 +81,21 @@ def test_a_card_over_a_cut_read_in_part_in_each_run_is_one_line() -> None:
         ("Filmed in Port Merrin", 13.0, 16.0), ("Elena Marsh", 14.0, 16.0)]
     # two lines at one place whose words differ are not one line
     assert union(_words((528, 590, "Camera"), (600, 700, "Lucia")), _words((528, 590, "Editing"))) is None
+
+
+
+@needs_media
+def test_white_letters_outlined_in_black_over_pale_footage_are_read_by_their_fill() -> None:
+    """A two-line outlined title over a pale car park is found by its dark outline, which reads as hollow
+    letters; its white fill reads it ("fill" strips). Without them a line is misread ("Pape TWO")."""
+    title = ("Part Two", "The Delta")
+    card, _ = draw_card(Card("title", title, 0.0, 5.0, Style(font_px=56, font="bold", outline_px=2)), W, H)
+    frames = []
+    for frame in clip_frames("vtest.avi", 3, step=8):
+        f = frame.resize((W, H)).convert("RGBA")
+        f.alpha_composite(card)
+        frames.append(grey(f.convert("RGB")))
+    lines = [s.text for s in read_frames(frames)]
+    assert all(sum(is_read(t, [x]) for x in lines) == 1 for t in title), lines
+    no_fill = [s.text for s in read_frames(frames, ScreenTextConfig(variants=("strokes", "ink", "plain", "tight")))]
+    assert not all(is_read(t, no_fill) for t in title), no_fill

@@ -12,7 +12,7 @@ from bench.ocr_recall import is_read
 from memory.screen_text import find_lines
 from memory.screen_text_roll import find_roll
 from memory.screen_text_shot import ScreenLine, _joins, is_piece, read_frames
-from memory.screen_text_words import rejoined, without_stray_ends
+from memory.screen_text_words import rejoined, unglued, without_stray_ends
 from tests.fixtures.overlays import Card, Style, draw_card
 
 needs_media = pytest.mark.skipif(not (MEDIA / "cityCC0.mpg").exists(), reason="needs ../shared/media")
@@ -64,6 +64,15 @@ def test_stray_glyphs_at_a_lines_ends_go_and_its_words_stay() -> None:
     assert [w[1] for w in without_stray_ends(cut)] == ["Camera", "Ilse", "Marchetti"]
     kept = [(0, "Music:", 0.9, 80), (90, "Plan", 0.9, 150), (200, "a", 0.9, 212)]  # a colon and a word "a" stay
     assert [w[1] for w in without_stray_ends(kept)] == ["Music:", "Plan", "a"]
+
+
+def test_a_space_read_as_an_underscore_between_a_names_words_is_a_space_again() -> None:
+    words = [(0, "Filmed", 0.9, 60), (70, "by", 0.9, 90), (100, "Declan_Moyo", 0.8, 210)]
+    out = unglued(words)
+    assert [w[1] for w in out] == ["Filmed", "by", "Declan", "Moyo"]
+    assert out[2][0] == 100 and out[3][3] == 210 and out[2][3] < out[3][0]  # the word's width shared in order
+    handles = [(0, "@declan_moyo", 0.9, 120), (130, "Declan_Moyo.com", 0.9, 260), (270, "snake_case", 0.9, 370)]
+    assert unglued(handles) == handles
 
 
 def test_a_word_split_by_a_spurious_space_is_joined_when_another_reading_has_it_whole() -> None:

@@ -34,7 +34,7 @@ from memory.stages import StageContext
 from memory.screen_text import ScreenTextConfig
 from memory.screen_text_align import same_row, union
 from memory.screen_text_page import PageConfig
-from memory.screen_text_shot import is_piece, read_frames
+from memory.screen_text_shot import is_piece, read_frames, role_and_name
 from memory.store import Store
 
 NAME = "ocr"
@@ -251,7 +251,7 @@ def merge_spans(spans: list[dict[str, Any]], config: OcrConfig = OcrConfig()) ->
         near = [o for o in reversed(out) if s["start_s"] <= o["end_s"] + 2 * config.sample_s + 1e-6]
         match = next((o for o in near if SequenceMatcher(None, _key(o["text"]), k).ratio() >= config.same_ratio
                       and not _rows_apart(o, s, config)), None)
-        if match is None and _laid_together(s, near):
+        if match is None and (_laid_together(s, near) or _named(s, near)):
             continue
         if match is None:
             out.append(dict(s))
@@ -262,7 +262,7 @@ def merge_spans(spans: list[dict[str, Any]], config: OcrConfig = OcrConfig()) ->
     near = 2 * config.sample_s + 1e-6
     kept = [s for s in out if not any(
         o is not s and o["start_s"] - near <= s["end_s"] and s["start_s"] <= o["end_s"] + near
-        and is_piece(s["text"], o["text"]) for o in out)]
+        and is_piece(s["text"], o["text"], strict=True) for o in out)]
     return [{"start_s": round(s["start_s"], 3), "end_s": round(s["end_s"], 3), "text": s["text"],
              "conf": s["conf"]} for s in kept]
 
@@ -287,6 +287,18 @@ def _laid_together(s: dict[str, Any], near: list[dict[str, Any]]) -> bool:
                      end_s=max(o["end_s"], s["end_s"]))
             return True
     return False
+
+
+def _named(s: dict[str, Any], near: list[dict[str, Any]]) -> bool:
+    """Whether span `s` is the name a role of `near` waits for ("Filmed by" read in one run of samples, "Declan
+    Moyo" below it in the next, a card over a cut): the role's span then holds both, as one line."""
+    role = next((o for o in near if "box" in o and "box" in s and len(s["text"].split()) <= 4
+                 and role_and_name(o["text"], s["text"], o["box"], s["box"], labels=False)), None)
+    if role is None:
+        return False
+    role.update(text=f"{role['text']} {s['text']}", conf=min(role["conf"], s["conf"]), words=(),
+                end_s=max(role["end_s"], s["end_s"]))
+    return True
 
 
 # -- the stage ------------------------------------------------------------------------------------
