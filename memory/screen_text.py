@@ -60,8 +60,7 @@ class ScreenTextConfig:
     tight_range: int = 15           # "tight" strips: the same, this close: light text over light footage,
     tight_contrast: int = 110       # cut only where the ground is within this many grey levels of the ink
     tight_min_ink: float = 0.05     # and only where at least this share of its pixels are ink (letters)
-    fill_max_ink: float = 0.4       # "fill" strips: only where at most this share is at the fill's level
-                                    # (above it, the lightest pixels are a pale band, not letters)
+    fill_max_ink: float = 0.4       # "fill" strips: at most this share at the fill's level (more: a pale band)
     still_level: int = 24           # a frame is unchanged since the last when under `still_share` of its
     still_share: float = 0.004      # 64x36 signature's pixels moved by more than `still_level` grey levels
     single_read_conf: float = 0.85  # a line read in only one frame of a shot must be at least this confident
@@ -270,9 +269,7 @@ def strips(g: np.ndarray, line: FoundLine, config: ScreenTextConfig = ScreenText
     bright or dark footage drop out), "tight" (the same, closer to the letters' level: white type over
     pale concrete or sunlit leaves, which "ink" keeps as black blots) and "plain" (the crop, inverted for
     light text and contrast-stretched: shadowed letters, whose shadow the top-hat turns into a grey halo),
-    and "fill", for a line found by its dark strokes only: its lightest pixels, as "tight" takes them for
-    light text (white letters with a dark outline over pale footage are found by the outline, which "ink"
-    reads as hollow letters).
+    "fill" (a dark line's lightest pixels: white letters outlined in black, which "ink" reads hollow).
     """
     left, top, right, bottom = line.box
     lh = bottom - top
@@ -288,27 +285,17 @@ def strips(g: np.ndarray, line: FoundLine, config: ScreenTextConfig = ScreenText
             s = _strokes(crop, k, line.light).astype(np.float32)
             top_level = max(float(config.min_contrast), float(np.percentile(s, 99)))
             out.append((255 - np.clip(s * (255.0 / top_level), 0, 255)).astype(np.uint8))
-        elif variant in ("ink", "tight"):  # the letters' own ink level: subtitles and credits are drawn
-            c = (255 - crop) if line.light else crop       # near white (or black); footage rarely reaches it
-            ink = float(np.percentile(c, 1))
-            near = config.ink_range if variant == "ink" else config.tight_range
-            if variant == "tight" and float(np.median(c)) - ink >= config.tight_contrast:
-                continue  # text that stands well off its ground: "ink" separates it
-            strip = np.where(c <= ink + near, 0, 255).astype(np.uint8)
-            if variant == "tight" and float((strip == 0).mean()) < config.tight_min_ink:
-                continue  # a few specks, no letters (tesseract can crash on such a page)
-            out.append(strip)
-        elif variant == "fill":
-            if line.light:
+        elif variant in ("ink", "tight", "fill"):  # the letters' own ink level: subtitles and credits are drawn
+            if variant == "fill" and line.light:         # near white (or black); footage rarely reaches it
                 continue
-            c = 255 - crop
+            c = (255 - crop) if line.light or variant == "fill" else crop
             ink = float(np.percentile(c, 1))
-            strip = np.where(c <= ink + config.tight_range, 0, 255).astype(np.uint8)
-            share = float((strip == 0).mean())
-            if float(np.median(c)) - ink >= config.tight_contrast or not \
-                    config.tight_min_ink <= share <= config.fill_max_ink:
+            strip = np.where(c <= ink + (config.ink_range if variant == "ink" else config.tight_range), 0, 255)
+            share, most = float((strip == 0).mean()), config.fill_max_ink if variant == "fill" else 1.0
+            if variant != "ink" and (float(np.median(c)) - ink >= config.tight_contrast  # "ink" separates it
+                                     or not config.tight_min_ink <= share <= most):  # specks, or a pale band
                 continue
-            out.append(strip)
+            out.append(strip.astype(np.uint8))
         elif variant == "plain":
             c = (255 - crop) if line.light else crop
             lo, hi = np.percentile(c, (1, 99))

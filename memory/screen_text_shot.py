@@ -214,9 +214,8 @@ def _clash(a: ScreenLine, b: ScreenLine) -> bool:
 
 def _joins(upper: ScreenLine, lower: ScreenLine) -> bool:
     """Whether two lines on screen together read as one (`role_and_name`, in a frame both were seen in)."""
-    if min(upper.last, lower.last) < max(upper.first, lower.first):
-        return False
-    return role_and_name(upper.text, lower.text, *_boxes_together(upper, lower))
+    together = min(upper.last, lower.last) >= max(upper.first, lower.first)
+    return together and role_and_name(upper.text, lower.text, *_boxes_together(upper, lower))
 
 
 def role_and_name(upper: str, lower: str, upper_box: Box, lower_box: Box, labels: bool = True) -> bool:
@@ -225,10 +224,8 @@ def role_and_name(upper: str, lower: str, upper_box: Box, lower_box: Box, labels
     label in smaller type right above a short line (a credit's label over its name)."""
     words = upper.split()
     role = all(w.lower().strip(":,.") in _ROLE_WORDS for w in words)
-    if upper.strip().endswith(":"):  # "Sound design:" waits for its name; "Camera Ilse Marchetti:" is a
-        role = role or len(words) <= 2    # whole credit whose letters' outline read as a colon
-    else:
-        role = role or bool(_WAITS.search(upper.strip()))
+    # "Sound design:" waits for its name; "Camera Ilse Marchetti:" is a whole credit whose outline read as ":"
+    role = role or (len(words) <= 2 if upper.strip().endswith(":") else bool(_WAITS.search(upper.strip())))
     (l1, t1, r1, b1), (l2, t2, r2, b2) = upper_box, lower_box
     label = labels and b1 - t1 < 0.7 * (b2 - t2) and len(lower.split()) <= 4
     if not (role or label) or len(words) > 5:
