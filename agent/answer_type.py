@@ -316,10 +316,12 @@ def short_span(question: str, kind: str, line: str) -> str:
         # a bare name is a place when it names no person and is more than a word a line opens with ("DIY")
         places = after or [n for n in found if not people(n) and (len(n.split()) >= 2 or n.lower() in NOT_PERSON)]
         return places[0] if places else ""
-    # The name that follows a word of the question: "Licensed under Creative Commons ..." for "what licence".
+    # The name that follows a word of the question: "Licensed under Creative Commons ..." for "what licence";
+    # not a job ("Cook and Food Writer" for "which brand of pan does she cook with")
     for n in found:
         before = line[: line.find(n)].split()[-2:]
-        if len(n.split()) >= 2 and any(textmatch.coverage(t, w, fuzzy=True) for t in terms for w in before):
+        if len(n.split()) >= 2 and any(textmatch.coverage(t, w, fuzzy=True) for t in terms for w in before) \
+                and not {w.lower() for w in n.split()} & _ROLES:
             return n
     # "which shop": any name the question does not hold ("Barrow & Pike"), where only a name answers
     # "which shop": a name the question does not hold ("Barrow & Pike"); not a word a line opens with

@@ -199,6 +199,8 @@ def test_the_last_item_of_a_spoken_list_brings_the_items_before_it(tmp_path: Pat
     ("When was the first pair seen?", "The first pair was recorded here on the 3rd of May, 1998.", "3rd of May, 1998"),
     ("Where was the lantern clock made?", "Lantern clock by Thomas Harland, London", "London"),
     ("What is the name of the cook?", "Cook and Food Writer", ""),  # a job, not a name
+    ("Which brand of frying pan does she cook with?", "Cook and Food Writer", ""),  # nor after a question word
+    ("What licence is it under?", "Licensed under Creative Commons Attribution", "Creative Commons Attribution"),
 ])
 def test_the_short_span_that_leads_an_answer(question: str, line: str, span: str) -> None:
     from agent.answer_type import answer_type, short_span
