@@ -257,6 +257,11 @@ def _alike(word: str, asked: str) -> bool:
     return word == asked or min(len(word), len(asked)) >= 4 and (word.startswith(asked) or asked.startswith(word))
 
 
+def _month(word: str) -> bool:
+    """Whether the word is a month's name or its short form ("Sept", "Aug"; not "mayors")."""
+    return len(word) >= 3 and any(m.startswith(word) for m in _MONTHS)
+
+
 def holds(question: str, text: str, counted: list[str]) -> bool:
     """Whether the text holds a number of the kind the question asks (its unit, or a count of the things
     `counted`, the words a "how many" question counts)."""
@@ -266,8 +271,8 @@ def holds(question: str, text: str, counted: list[str]) -> bool:
     if "how many" in question.lower():  # a count: a number followed by things, not a measure ("ten years ago")
         for m in _COUNT.finditer(text):
             things = [w.lower() for w in m.groups() if w]
-            if things[0] in textmatch.STOP:  # "a minute and a half on each side" counts nothing
-                continue
+            if things[0] in textmatch.STOP or _month(things[0]):  # "a minute and a half on each side"
+                continue                                           # counts nothing, "Sat 6 Sept" is a date
             measured = [w for w in things if _MEASURES.match(w)]
             if not measured or any(textmatch.stem(w) in map(textmatch.stem, counted) for w in measured):
                 return True

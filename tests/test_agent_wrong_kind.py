@@ -132,3 +132,14 @@ def test_a_number_is_quoted_as_the_whole_word_memory_holds() -> None:
 def test_a_colour_the_video_names_answers_a_colour_question(tmp_path) -> None:
     final = _ask(tmp_path, "what colour is she painting the shed")
     assert final.status == "answered" and "blue paint" in final.text
+
+
+@pytest.mark.parametrize("line,counts", [
+    ("First match: Sat 6 September", False),   # a date counts no matches
+    ("Trials: 30 Aug - 3 Sept", False),
+    ("We played 18 matches", True),
+    ("Ten mayors came to the final", True),      # "mayors" is no month
+])
+def test_a_date_is_not_a_count(line: str, counts: bool) -> None:
+    question = "How many matches did they lose?"
+    assert quantity.holds(question, line, answer_type.counted(question)) is counts
