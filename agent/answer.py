@@ -246,7 +246,15 @@ class Ranker:
         discount code"), about a thing the video names, and saying something the question does not."""
         return score >= self.config.floor and (c.typed or not self.required) and not self._unnamed(c) \
             and not self.echoes(c.lines) and not (self._token and not self._token.search(c.quote)) \
-            and not self._other_thing(c) and not self._not_the_deed(c)
+            and not self._other_thing(c) and not self._not_the_deed(c) and not self._a_person(c)
+
+    def _a_person(self, c: Candidate) -> bool:
+        """Whether a name answering "which brand of pan does she use" is a person's, on their name card ("Cook
+        and Food Writer | Nadia Karim"): a name alone on a card whose other line is a job is nobody's brand."""
+        if not at.needs_name(self.question) or c.lines[0].source != SCREEN:
+            return False
+        texts = [ln.text.strip() for ln in c.lines]
+        return c.lead in texts and any(t != c.lead and any(at.is_role_word(w) for w in t.split()) for t in texts)
 
     def _not_the_deed(self, c: Candidate) -> bool:
         """Whether a card answering "who founded the clock collection" only names someone ("Curator, Ashby Clock

@@ -253,6 +253,14 @@ def test_what_the_show_is_called_is_its_opening_title_card(tmp_path: Path) -> No
     assert final.status == "answered" and "Kitchen Table" in final.text and "Food Writer" not in final.text
 
 
+def test_a_persons_name_card_names_no_brand(tmp_path: Path) -> None:
+    speech = [Row(6, 10, "Hi everyone and welcome back to the show."),
+              Row(40, 44, "Today we are making soft flatbreads in a frying pan.")]
+    cards = [Row(2, 5, "Kitchen Table"), Row(7, 12, "Nadia Karim"), Row(7, 12, "Cook and Food Writer")]
+    final = _answer(tmp_path, "Which brand of frying pan does she cook with?", speech, cards, duration_s=60.0)
+    assert final.status != "answered" and not final.text.startswith(("Nadia Karim", "Food Writer"))
+
+
 def test_a_count_of_something_the_video_never_mentions_is_not_an_answer(tmp_path: Path) -> None:
     speech = [Row(10, 14, "This recipe makes eight flatbreads, ready in about thirty minutes."),
               Row(20, 24, "They keep for two days wrapped in a cloth.")]
