@@ -228,6 +228,10 @@ class Gate:
         # the moment's best quote that answers (the planner chose the moment for it), not one scoring higher
         # without the kind of answer asked (a sentence about "a discount code" beside the card printing it)
         c = (self.reader.answers(mine) or mine)[0].candidate
+        return (yield from self._checked(c, ref, run, started))
+
+    def _checked(self, c: Candidate, ref: str, run: Recorder, started: float) -> Generator[Event, None, bool]:
+        """Verify a quote at the clips that cover it and answer with it when supported (False when refuted)."""
         cited = yield from self._backing(c, run)
         check = self.reader.check(c, [(x.start_s, x.end_s) for x in cited], self.config.time_tolerance_s)
         self.checks += 1
@@ -293,9 +297,12 @@ class Gate:
             a = AnswerEvent(text=self.compose(best), status="answered", citations=[citation(h) for h in best])
         elif self.quotes_clips and near:
             c = near[0].candidate
+            unchecked = self.reader.ranker.answers(c, c.score) and self.reader.spans_of(c) not in self.reader.rejected
+            # the best quote answers but the loop stopped before it was checked: the check needs no tool call
+            if unchecked and (yield from self._checked(c, near[0].ref, run, time.time())):
+                return
             best = self._covering(c) or [h for h in open_ if h.ref == near[0].ref]
-            why = (f"{reason} before its answer was verified" if self.reader.ranker.answers(c, c.score)
-                   else "nothing supported it: the closest evidence found does not answer the question")
+            why = "nothing supported it: the closest evidence found does not answer the question"
             a = AnswerEvent(text=f"{prompts.UNVERIFIED_PREFIX} {c.text(self.reader.config.max_chars)}",
                             status="unverified", citations=[citation(h) for h in best], reason=why,
                             relevance=round(c.score, 4))

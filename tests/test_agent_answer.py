@@ -277,3 +277,22 @@ def test_a_word_capitalised_because_it_opens_a_sentence_is_not_a_place() -> None
     question = "Where do the runners go once they've finished?"
     assert short_span(question, answer_type(question), "Last month I finished my first race.") == ""
     assert short_span(question, answer_type(question), "Afterwards we all go to the Drover Inn.") == "Drover Inn"
+
+
+def test_a_budget_stop_checks_the_quote_that_answers_before_calling_it_unverified(tmp_path: Path) -> None:
+    """The loop stops after one search (a step budget of one) with the answer in hand but unchecked: the
+    check needs no tool call, so the answer is verified and given, not labelled unverified."""
+    from agent.loop import Budget, run
+    from agent.planners import first_choice
+    from agent.policy import ScriptedPolicy
+
+    speech = [Row(2, 6, "We started planting on the high street in the spring."),
+              Row(7, 11, "The first street took only eleven weeks to finish."),
+              Row(12, 16, "Local schools helped water the young trees.")]
+    with fake_library(tmp_path, duration_s=30.0, speech=speech) as lib:
+        events = list(run(lib, lib.video_id, "How long did it take to finish the first street?",
+                          ScriptedPolicy([first_choice] * 12, narrow=True), Budget(max_steps=1)))
+    final = events[-1]
+    assert any(e.kind == "observation" and "step budget (1)" in e.text for e in events)
+    assert final.status == "answered" and final.text.startswith("eleven weeks"), final
+    assert any(e.kind == "verification" and e.verdict == "supported" for e in events)
