@@ -111,7 +111,8 @@ class Ranker:
         # what a "how many" question counts, or an "is there" question asks about ("is there parking")
         self._things = at.counted(question) or at.asked_thing(question)
         # a quote without the kind of answer asked does not answer: a number for "how many", a name for "what brand"
-        self.required = self.kind in at.REQUIRED or at.needs_name(question)
+        self.named = at.needs_name(question)  # "what brand", "which shop": only a thing's own name answers
+        self.required = self.kind in at.REQUIRED or self.named
         self._token = at.token_asked(question)  # "what colour", "the discount code": the words that answer
         cue = quantity.cue_words(question) if self.kind == at.NUMBER else set()
         self.terms = " ".join(t for t in textmatch.key_terms(question) if t not in cue)
@@ -251,7 +252,7 @@ class Ranker:
     def _a_person(self, c: Candidate) -> bool:
         """Whether a name answering "which brand of pan does she use" is a person's, on their name card ("Cook
         and Food Writer | Nadia Karim"): a name alone on a card whose other line is a job is nobody's brand."""
-        if not at.needs_name(self.question) or c.lines[0].source != SCREEN:
+        if not self.named or c.lines[0].source != SCREEN:
             return False
         texts = [ln.text.strip() for ln in c.lines]
         return c.lead in texts and any(t != c.lead and any(at.is_role_word(w) for w in t.split()) for t in texts)
@@ -272,7 +273,7 @@ class Ranker:
         """Whether a name answering "which company makes the Mirel" is another thing the video's cards are
         about ("Halden", the other product reviewed): a product is not its own maker, shop or brand."""
         named = set(textmatch.content_tokens(c.lead))
-        return bool(self.subjects) and at.needs_name(self.question) and bool(named) \
+        return bool(self.subjects) and self.named and bool(named) \
             and named <= self._card_things - self.subjects
 
     def echoes(self, run: tuple[Line, ...]) -> bool:

@@ -119,6 +119,8 @@ def channel_named(line: str) -> str:
     Boots") or the show on the host's card ("Host, Pocket Audio"); "" when it names none."""
     m = WELCOME.search(line) or _HOST_CARD.match(line)
     return m.group(1) if m else ""
+
+
 _TITLE_Q = re.compile(r"\b(called|title|titled|name)\b")
 _WORK = re.compile(r"\b(show|film|video|vlog|documentary|programme|program|series|episode|movie|report|clip|"
                    r"talk|lecture|presentation|podcast|tutorial|lesson|webinar)\b")
@@ -321,18 +323,21 @@ def short_span(question: str, kind: str, line: str) -> str:
     for n in found:
         before = line[: line.find(n)].split()[-2:]
         if len(n.split()) >= 2 and any(textmatch.coverage(t, w, fuzzy=True) for t in terms for w in before) \
-                and not {w.lower() for w in n.split()} & _ROLES:
+                and not _job(n):
             return n
-    # "which shop": any name the question does not hold ("Barrow & Pike"), where only a name answers
     # "which shop": a name the question does not hold ("Barrow & Pike"); not a word a line opens with
     # ("Retired plasterer") nor a job ("Food Writer"); a channel only by its greeting or its own word
-    own = [n for n in found if (len(n.split()) >= 2 or not _opens(line, n))
-           and not {w.lower() for w in n.split()} & _ROLES and not _CODE.fullmatch(n)]
+    own = [n for n in found if (len(n.split()) >= 2 or not _opens(line, n)) and not _job(n) and not _CODE.fullmatch(n)]
     return own[0] if own and not channel and _NAMED_Q.search(question.lower()) else ""
 
 
 # A rating or a format is no maker's or shop's name: "IPX7", "4K", "MP3".
 _CODE = re.compile(r"[A-Z0-9-]*\d[A-Z0-9-]*")
+
+
+def _job(name: str) -> bool:
+    """Whether a run of capitalised words names a job ("Food Writer", "Club Treasurer"), not a thing."""
+    return bool({w.lower() for w in name.split()} & _ROLES)
 
 
 def _opens(line: str, name: str) -> bool:
